@@ -1,0 +1,370 @@
+package probes
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/microsoft/go-mssqldb/msdsn"
+	"go.uber.org/zap"
+	"k8s.io/utils/clock"
+
+	"github.com/sqldr/sqldr/pkg/sqlerr"
+)
+
+// Defaults for Options and Target.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultQueryTimeout   = 10 * time.Second
+	DefaultRecentBackups  = 32
+	DefaultMaxOpenConns   = 2
+)
+
+// Target is one SQL Server instance to probe. The DSN is never written inline: it is read from an
+// environment variable (DSNEnv) or a file (DSNFile), exactly one of them. TLS options (encrypt,
+// certificate, hostNameInCertificate …) are passed through in the DSN.
+type Target struct {
+	// Name identifies the instance in snapshots, logs and metrics.
+	Name string
+	// Site is the data centre ("A", "B" or another label).
+	Site Site
+	// Role is the configured role: partner, secondary or monitor.
+	Role Role
+	// DSNEnv names the environment variable that holds the go-mssqldb DSN.
+	DSNEnv string
+	// DSNFile is the path of a file that holds the DSN (surrounding white space is trimmed).
+	DSNFile string
+	// ConnectTimeout bounds dialing and login. Default 5s.
+	ConnectTimeout time.Duration
+	// QueryTimeout bounds the probe batch (after connecting). Default 10s.
+	QueryTimeout time.Duration
+}
+
+// Options configures a Prober.
+type Options struct {
+	// Targets are the instances to probe.
+	Targets []Target
+	// Databases are the protected database names.
+	Databases []string
+	// RecentBackups is how many of its newest log backups per database a partner reports. Default 32.
+	RecentBackups int
+	// MaxOpenConns bounds each target's connection pool. Default 2.
+	MaxOpenConns int
+	// WrapConnector, if set, wraps each target's connector (tests count round trips with it).
+	WrapConnector func(driver.Connector) driver.Connector
+}
+
+// Validate reports every problem in the options at once, each naming the field.
+func (o *Options) Validate() error {
+	var errs []error
+	if len(o.Targets) == 0 {
+		errs = append(errs, errors.New("targets: at least one target is required"))
+	}
+	seen := map[string]bool{}
+	for i, t := range o.Targets {
+		where := fmt.Sprintf("targets[%d]", i)
+		if t.Name == "" {
+			errs = append(errs, fmt.Errorf("%s.name: must not be empty", where))
+		} else if seen[t.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: duplicate target name %q", where, t.Name))
+		}
+		seen[t.Name] = true
+		if t.Site == "" {
+			errs = append(errs, fmt.Errorf("%s.site: must not be empty", where))
+		}
+		if t.Role != RolePartner && t.Role != RoleSecondary && t.Role != RoleMonitor {
+			errs = append(errs, fmt.Errorf("%s.role: must be partner, secondary or monitor", where))
+		}
+		if (t.DSNEnv == "") == (t.DSNFile == "") {
+			errs = append(errs, fmt.Errorf("%s: exactly one of dsn_env and dsn_file is required", where))
+		}
+		if t.ConnectTimeout < 0 {
+			errs = append(errs, fmt.Errorf("%s.connect_timeout: must not be negative", where))
+		}
+		if t.QueryTimeout < 0 {
+			errs = append(errs, fmt.Errorf("%s.query_timeout: must not be negative", where))
+		}
+	}
+	if len(o.Databases) == 0 {
+		errs = append(errs, errors.New("databases: at least one protected database is required"))
+	}
+	// sp_executesql accepts at most 2,100 parameters; one per database.
+	if len(o.Databases) > 2000 {
+		errs = append(errs, fmt.Errorf("databases: %d names, at most 2000 are supported", len(o.Databases)))
+	}
+	dbSeen := map[string]bool{}
+	for i, n := range o.Databases {
+		if err := ValidateDatabaseName(n); err != nil {
+			errs = append(errs, fmt.Errorf("databases[%d]: %w", i, err))
+		}
+		if dbSeen[strings.ToLower(n)] {
+			errs = append(errs, fmt.Errorf("databases[%d]: duplicate database %q", i, n))
+		}
+		dbSeen[strings.ToLower(n)] = true
+	}
+	if o.RecentBackups < 0 || o.RecentBackups > 1000 {
+		errs = append(errs, fmt.Errorf("recent_backups: %d is outside 0…1000", o.RecentBackups))
+	}
+	if o.MaxOpenConns < 0 {
+		errs = append(errs, errors.New("max_open_conns: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// ValidateDatabaseName checks a protected database name: a regular identifier of at most 128
+// characters (sysname) with no control characters, brackets or quotes. The names are sent as
+// parameters, never spliced into T-SQL; this check keeps configuration mistakes visible.
+func ValidateDatabaseName(n string) error {
+	if n == "" {
+		return errors.New("database name must not be empty")
+	}
+	if len([]rune(n)) > 128 {
+		return fmt.Errorf("database name %q is longer than 128 characters", n)
+	}
+	if strings.TrimSpace(n) != n {
+		return fmt.Errorf("database name %q has leading or trailing white space", n)
+	}
+	for _, r := range n {
+		if unicode.IsControl(r) || strings.ContainsRune(`[]'";`, r) {
+			return fmt.Errorf("database name %q contains the character %q", n, r)
+		}
+	}
+	return nil
+}
+
+// Prober probes all targets concurrently, once per call to Probe. It is safe for concurrent use.
+type Prober struct {
+	log     *zap.Logger
+	clock   clock.PassiveClock
+	dbs     []string
+	args    []any
+	targets []*target
+}
+
+type target struct {
+	Target
+	db    *sql.DB
+	batch batch
+}
+
+// New builds a Prober: it validates the options, reads each DSN, checks that it connects to master,
+// and opens a bounded pool per target (no connection is made until the first probe).
+func New(log *zap.Logger, opts Options, clk clock.PassiveClock) (*Prober, error) {
+	return newProber(log, opts, clk, os.LookupEnv, os.ReadFile)
+}
+
+func newProber(log *zap.Logger, opts Options, clk clock.PassiveClock,
+	lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (*Prober, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("probe options: %w", err)
+	}
+	if opts.RecentBackups == 0 {
+		opts.RecentBackups = DefaultRecentBackups
+	}
+	if opts.MaxOpenConns == 0 {
+		opts.MaxOpenConns = DefaultMaxOpenConns
+	}
+	p := &Prober{log: log.Named("probes"), clock: clk, dbs: append([]string(nil), opts.Databases...)}
+	for i, n := range opts.Databases {
+		p.args = append(p.args, sql.Named(fmt.Sprintf("p%d", i+1), n))
+	}
+	for _, t := range opts.Targets {
+		if t.ConnectTimeout == 0 {
+			t.ConnectTimeout = DefaultConnectTimeout
+		}
+		if t.QueryTimeout == 0 {
+			t.QueryTimeout = DefaultQueryTimeout
+		}
+		dsn, err := readDSN(t, lookupEnv, readFile)
+		if err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+		cfg, err := msdsn.Parse(dsn)
+		if err != nil {
+			_ = p.Close()
+			// The parse error may quote the DSN, which can hold a password: do not wrap it.
+			return nil, fmt.Errorf("target %s: the DSN cannot be parsed (check its syntax)", t.Name)
+		}
+		switch {
+		case cfg.Database == "":
+			cfg.Database = "master"
+		case !strings.EqualFold(cfg.Database, "master"):
+			_ = p.Close()
+			return nil, fmt.Errorf("target %s: the DSN names database %q; probes connect to master", t.Name, cfg.Database)
+		}
+		cfg.DialTimeout = t.ConnectTimeout
+		// Bounds every read and write on the connection, so a hung server cannot hold a probe
+		// beyond its timeout even while the driver drains a cancelled request.
+		cfg.ConnTimeout = t.ConnectTimeout + t.QueryTimeout
+		var conn driver.Connector = mssql.NewConnectorConfig(cfg)
+		if opts.WrapConnector != nil {
+			conn = opts.WrapConnector(conn)
+		}
+		db := sql.OpenDB(conn)
+		db.SetMaxOpenConns(opts.MaxOpenConns)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		p.targets = append(p.targets, &target{Target: t, db: db,
+			batch: buildBatch(t.Role, len(opts.Databases), opts.RecentBackups)})
+	}
+	return p, nil
+}
+
+func readDSN(t Target, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (string, error) {
+	if t.DSNEnv != "" {
+		v, ok := lookupEnv(t.DSNEnv)
+		if !ok || strings.TrimSpace(v) == "" {
+			return "", fmt.Errorf("target %s: environment variable %s (dsn_env) is not set", t.Name, t.DSNEnv)
+		}
+		return strings.TrimSpace(v), nil
+	}
+	b, err := readFile(t.DSNFile)
+	if err != nil {
+		return "", fmt.Errorf("target %s: read dsn_file: %w", t.Name, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("target %s: dsn_file %s is empty", t.Name, t.DSNFile)
+	}
+	return v, nil
+}
+
+// Close closes every pool.
+func (p *Prober) Close() error {
+	var errs []error
+	for _, t := range p.targets {
+		if err := t.db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close pool of %s: %w", t.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Probe reads every target concurrently, each bounded by its own connect + query timeout, and returns
+// the cycle's Snapshot. It never fails as a whole: each instance's outcome is in its InstanceSnapshot.
+func (p *Prober) Probe(ctx context.Context) *Snapshot {
+	s := &Snapshot{Time: p.clock.Now(), Instances: make([]InstanceSnapshot, len(p.targets))}
+	var wg sync.WaitGroup
+	for i, t := range p.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.Instances[i] = p.probeOne(ctx, t)
+		}()
+	}
+	wg.Wait()
+	derivePending(s)
+	return s
+}
+
+func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
+	in := InstanceSnapshot{Name: t.Name, Site: t.Site, Role: t.Role}
+	ctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout+t.QueryTimeout)
+	defer cancel()
+	in.Started = p.clock.Now()
+	sets, err := runBatch(ctx, t.db, t.batch.text, p.args)
+	in.Received = p.clock.Now()
+	in.RTT = p.clock.Since(in.Started)
+	if err == nil {
+		var res parsed
+		res, err = parseBatch(t.batch, p.dbs, sets)
+		if err == nil {
+			in.Reachability = ReachUp
+			in.ServerName, in.Version, in.ServerUTC, in.Databases = res.serverName, res.version, res.serverUTC, res.databases
+			return in
+		}
+		err = fmt.Errorf("probe %s: %w", t.Name, err)
+	}
+	in.Err = err.Error()
+	in.ErrClass = sqlerr.Classify(err)
+	switch {
+	case sqlerr.ServerAnswered(err):
+		in.Reachability = ReachRefusing
+		in.SQLErrorNumber, _ = sqlerr.Number(err)
+	case in.ErrClass == sqlerr.ClassCanceled:
+		in.Reachability = ReachUnknown
+	case in.ErrClass == sqlerr.ClassConnectivity:
+		in.Reachability = ReachUnreachable
+	default:
+		// A malformed answer (wrong columns) came from something that speaks TDS: alive, not usable.
+		in.Reachability = ReachRefusing
+	}
+	p.log.Warn("probe_failed",
+		zap.String("instance", t.Name), zap.String("site", string(t.Site)),
+		zap.String("reachability", in.Reachability.String()), zap.String("error_class", in.ErrClass.String()),
+		zap.Int32("sql_error_number", in.SQLErrorNumber), zap.Duration("rtt", in.RTT), zap.Error(err))
+	return in
+}
+
+// runBatch sends one batch (one round trip) and reads every result set into driver values.
+func runBatch(ctx context.Context, db *sql.DB, text string, args []any) (sets []ResultSet, err error) {
+	rows, err := db.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, fmt.Errorf("run probe batch: %w", err)
+	}
+	defer func() {
+		if cerr := rows.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("close probe batch: %w", cerr)
+		}
+	}()
+	for {
+		cols, err := rows.Columns()
+		if err != nil {
+			return nil, fmt.Errorf("read probe columns: %w", err)
+		}
+		set := ResultSet{Columns: cols}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return nil, fmt.Errorf("scan probe row: %w", err)
+			}
+			set.Rows = append(set.Rows, vals)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read probe rows: %w", err)
+		}
+		sets = append(sets, set)
+		if !rows.NextResultSet() {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read probe result sets: %w", err)
+	}
+	return sets, nil
+}
+
+// derivePending fills PendingLogs of each secondary database from the current principal's backups.
+func derivePending(s *Snapshot) {
+	for k := range s.Instances {
+		in := &s.Instances[k]
+		if in.Role != RoleSecondary || !in.Up() {
+			continue
+		}
+		for d := range in.Databases {
+			sd := &in.Databases[d]
+			_, pd, ok := s.Principal(sd.Name)
+			if !ok || !sd.Exists {
+				continue
+			}
+			lastCopied := ""
+			if sd.LSSecondary != nil {
+				lastCopied = sd.LSSecondary.LastCopiedFile
+			}
+			sd.PendingLogs = Pending(pd.RecentLogBackups, RestorePosition(sd), lastCopied)
+		}
+	}
+}
