@@ -153,7 +153,7 @@ func appendColMetadata(b []byte, cols []Column) []byte {
 	b = binary.LittleEndian.AppendUint16(b, uint16(len(cols)))
 	for _, c := range cols {
 		b = binary.LittleEndian.AppendUint32(b, 0) // UserType
-		flags := uint16(0x0008)                     // updateable: unknown
+		flags := uint16(0x0008)                    // updateable: unknown
 		if !c.NotNull {
 			flags |= 0x0001
 		}
@@ -170,7 +170,7 @@ func appendReturnValue(b []byte, ordinal uint16, name string, t Type, v any) ([]
 	b = append(b, tokenReturnValue)
 	b = binary.LittleEndian.AppendUint16(b, ordinal)
 	b = appendBVarChar(b, name)
-	b = append(b, 0x01)                         // status: output parameter
+	b = append(b, 0x01)                        // status: output parameter
 	b = binary.LittleEndian.AppendUint32(b, 0) // UserType
 	b = binary.LittleEndian.AppendUint16(b, 0x0001)
 	b = appendTypeInfo(b, t)

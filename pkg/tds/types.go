@@ -450,7 +450,6 @@ func wallDays(t time.Time) (days int64, nanos int64) {
 	return days, nanos
 }
 
-
 // encodeDateTime returns datetime's (days since 1900, 1/300 s ticks), rounding as SQL Server does.
 func encodeDateTime(t time.Time) (int32, uint32, error) {
 	days, nanos := wallDays(t)

@@ -222,6 +222,21 @@ func (w *ResultWriter) end(cmd uint16, rows uint64, count bool) error {
 	return nil
 }
 
+// Flush sends the bytes written so far as a packet, so that the client sees them before the session
+// waits for something (a long-running statement, WAITFOR). Replies are otherwise sent in full packets.
+func (w *ResultWriter) Flush() error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if len(w.c.pw.buf) > headerLen {
+		w.c.pw.flush(0)
+	}
+	if w.c.pw.err != nil {
+		w.err = w.c.pw.err
+	}
+	return w.err
+}
+
 // ChangeDatabase announces a change of the current database (USE db): ENVCHANGE type 1 and INFO 5701,
 // as SQL Server sends them. The session updates its own state; the server remembers the name as the
 // old value of the next change.
