@@ -1,0 +1,219 @@
+package probes
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustParse(t *testing.T, role Role, sets []ResultSet) parsed {
+	t.Helper()
+	b := buildBatch(role, 1, DefaultRecentBackups)
+	p, err := parseBatch(b, []string{"MGC"}, sets) // configured in another case: names compare case-insensitively
+	if err != nil {
+		t.Fatalf("parseBatch: %v", err)
+	}
+	return p
+}
+
+func TestParsePrincipal(t *testing.T) {
+	utc := ts("2026-11-28 12:12:00")
+	p := mustParse(t, RolePartner, principalSets(utc))
+	if p.serverName != "SQLA" || !p.serverUTC.Equal(utc) || !strings.Contains(p.version, "2019") {
+		t.Fatalf("instance = %q %v %q", p.serverName, p.serverUTC, p.version)
+	}
+	d := p.databases[0]
+	if d.Name != "MGC" || !d.Exists || d.State != DBOnline || !d.Writable() || d.RecoveryModel != RecoveryFull || d.UserAccess != MultiUser {
+		t.Fatalf("database = %+v", d)
+	}
+	m := d.Mirroring
+	if m.Visibility != MirroringPresent || m.Role != MirroringRolePrincipal || m.State != MirroringSynchronized ||
+		m.Safety != SafetyFull || m.WitnessState != WitnessConnected || m.RoleSequence != 3 ||
+		m.PartnerName != "TCP://sqlb.example:5022" || m.WitnessName != "TCP://witness.example:5022" {
+		t.Fatalf("mirroring = %+v", m)
+	}
+	if m.GUID.String() != mirrorGUID {
+		t.Errorf("mirroring guid = %s, want %s (wire byte order must be swapped)", m.GUID, mirrorGUID)
+	}
+	if m.FailoverLSN.String() != "18446744073709551617" {
+		t.Errorf("failover lsn = %s", m.FailoverLSN)
+	}
+	if d.LastLogBackupLSN.String() != lsn4 || d.RecoveryForkGUID.String() != forkGUID || !d.RedoStartLSN.IsZero() {
+		t.Errorf("recovery = %s %s %s", d.LastLogBackupLSN, d.RecoveryForkGUID, d.RedoStartLSN)
+	}
+	if d.LSPrimary == nil || d.LSPrimary.BackupThreshold != time.Hour || !d.LSPrimary.AlertEnabled ||
+		d.LSPrimary.ThresholdAlert != 14420 || !d.LSPrimary.LastBackupUTC.Equal(ts("2026-11-28 12:10:00")) {
+		t.Fatalf("ls primary = %+v", d.LSPrimary)
+	}
+	if d.BackupJob == nil || d.BackupJob.Name != "LSBackup_mgc" || !d.BackupJob.Enabled || d.BackupJob.Running {
+		t.Errorf("backup job = %+v", d.BackupJob)
+	}
+	if len(d.RecentLogBackups) != 3 {
+		t.Fatalf("recent backups = %d, want 3 (the RESTORE-written row of SQLOTHER dropped)", len(d.RecentLogBackups))
+	}
+	b := d.RecentLogBackups[0]
+	// 07:10 local at time_zone -20 (UTC-5) is 12:10 UTC.
+	if !b.FinishUTC.Equal(ts("2026-11-28 12:10:00")) || b.TimeZone != -20 || b.FirstLSN.String() != lsn3 || b.LastLSN.String() != lsn4 {
+		t.Errorf("newest backup = %+v", b)
+	}
+	if d.LSSecondary != nil || d.CopyJob != nil || d.NewestRestoredLog != nil {
+		t.Error("a partner has no secondary rows here")
+	}
+}
+
+func TestParseMirrorMonitoringLogin(t *testing.T) {
+	p := mustParse(t, RolePartner, mirrorSets(ts("2026-11-28 12:12:00"), false))
+	d := p.databases[0]
+	if d.State != DBRestoring || d.Writable() {
+		t.Fatalf("state = %v", d.State)
+	}
+	if d.Mirroring.Visibility != MirroringNotVisible || d.Mirroring.Role != MirroringRoleNone {
+		t.Errorf("monitoring login on the mirror: visibility = %v, want not_visible (never not_mirrored)", d.Mirroring.Visibility)
+	}
+	p = mustParse(t, RolePartner, mirrorSets(ts("2026-11-28 12:12:00"), true))
+	if m := p.databases[0].Mirroring; m.Visibility != MirroringPresent || m.Role != MirroringRoleMirror {
+		t.Errorf("sysadmin on the mirror: %+v", m)
+	}
+	if p.databases[0].RedoStartLSN.String() != lsn4 {
+		t.Errorf("redo start = %s", p.databases[0].RedoStartLSN)
+	}
+}
+
+func TestParseSecondary(t *testing.T) {
+	p := mustParse(t, RoleSecondary, secondarySets(ts("2026-11-28 12:12:30"), int64(-20)))
+	d := p.databases[0]
+	if d.Mirroring.Visibility != MirroringNotVisible {
+		t.Errorf("visibility = %v", d.Mirroring.Visibility)
+	}
+	s := d.LSSecondary
+	if s == nil || s.RestoreThreshold != 45*time.Minute || s.LatencyKnown || s.LastCopiedFile != `D:\copy\mgc_20261128120500.trn` ||
+		!s.LastRestoredUTC.Equal(ts("2026-11-28 12:02:00")) || s.PrimaryServer != "SQLA" || s.StandbyMode || s.ThresholdAlert != 14421 {
+		t.Fatalf("ls secondary = %+v", s)
+	}
+	if d.CopyJob == nil || d.CopyJob.Running || !d.CopyJob.Enabled {
+		t.Errorf("copy job = %+v (an unfinished row of an older Agent session is not running)", d.CopyJob)
+	}
+	if d.RestoreJob == nil || !d.RestoreJob.Running || d.RestoreJob.Enabled || d.RestoreJob.Name != "LSRestore_SQLA_mgc" {
+		t.Errorf("restore job = %+v", d.RestoreJob)
+	}
+	n := d.NewestRestoredLog
+	if n == nil || n.LastLSN.String() != lsn2 || !n.FinishUTC.Equal(ts("2026-11-28 12:00:00")) {
+		t.Fatalf("newest restored = %+v", n)
+	}
+	// time_zone 127: the finish time is unknown, never guessed.
+	p = mustParse(t, RoleSecondary, secondarySets(ts("2026-11-28 12:12:30"), int64(127)))
+	if n := p.databases[0].NewestRestoredLog; !n.FinishUTC.IsZero() || n.TimeZone != 127 || n.FinishLocal.IsZero() {
+		t.Errorf("tz 127: %+v", n)
+	}
+	// NULL time_zone is unknown too.
+	p = mustParse(t, RoleSecondary, secondarySets(ts("2026-11-28 12:12:30"), nil))
+	if n := p.databases[0].NewestRestoredLog; !n.FinishUTC.IsZero() || n.TimeZone != TimeZoneUnknown {
+		t.Errorf("tz NULL: %+v", n)
+	}
+}
+
+func TestParseMissingDatabase(t *testing.T) {
+	sets := mirrorSets(ts("2026-11-28 12:12:00"), false)
+	sets[1].Rows = nil
+	p := mustParse(t, RolePartner, sets)
+	if d := p.databases[0]; d.Exists || d.State != DBStateUnknown || d.Mirroring.Visibility != MirroringUnread || d.Writable() {
+		t.Errorf("absent database = %+v", d)
+	}
+}
+
+func TestParseRejectsBadShapes(t *testing.T) {
+	utc := ts("2026-11-28 12:12:00")
+	tests := []struct {
+		name   string
+		mutate func([]ResultSet) []ResultSet
+		want   string
+	}{
+		{"too few result sets", func(s []ResultSet) []ResultSet { return s[:3] }, "result sets"},
+		{"missing column", func(s []ResultSet) []ResultSet {
+			s[1].Columns = append([]string(nil), s[1].Columns...)
+			s[1].Columns[6] = "mirroring_guid_typo"
+			return s
+		}, `"mirroring_guid"`},
+		{"lsn as float loses digits", func(s []ResultSet) []ResultSet {
+			s[1].Rows[0][15] = float64(1.8446744073709552e19)
+			return s
+		}, "exact decimal"},
+		{"short row", func(s []ResultSet) []ResultSet {
+			s[2].Rows[0] = s[2].Rows[0][:3]
+			return s
+		}, "values for"},
+		{"NULL server clock", func(s []ResultSet) []ResultSet {
+			s[0].Rows[0][2] = nil
+			return s
+		}, "SYSUTCDATETIME"},
+		{"bad guid length", func(s []ResultSet) []ResultSet {
+			s[3].Rows[0][1] = []byte{1, 2, 3}
+			return s
+		}, "uniqueidentifier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseBatch(buildBatch(RolePartner, 1, 5), []string{"mgc"}, tt.mutate(principalSets(utc)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBuildBatchOneRoundTripShape(t *testing.T) {
+	for _, n := range []int{1, 3, 1000} {
+		b := buildBatch(RolePartner, n, 16)
+		if len(b.kinds) != 7+n {
+			t.Errorf("partner, %d dbs: %d result sets, want %d", n, len(b.kinds), 7+n)
+		}
+		if !strings.Contains(b.text, "@p"+itoa(n)+")") || strings.Contains(b.text, "@p"+itoa(n+1)) {
+			t.Errorf("partner, %d dbs: parameters not @p1…@p%d", n, n)
+		}
+		if !strings.Contains(b.text, "TOP (16)") {
+			t.Error("recent backups TOP missing")
+		}
+		s := buildBatch(RoleSecondary, n, 16)
+		if len(s.kinds) != 7+n || strings.Contains(s.text, "TOP (16)") {
+			t.Errorf("secondary, %d dbs: %d result sets", n, len(s.kinds))
+		}
+		m := buildBatch(RoleMonitor, n, 16)
+		if len(m.kinds) != 7 {
+			t.Errorf("monitor: %d result sets, want 7", len(m.kinds))
+		}
+	}
+	// Read-only: no statement with an effect.
+	text := strings.ToUpper(buildBatch(RolePartner, 2, 4).text + buildBatch(RoleSecondary, 2, 4).text)
+	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "EXEC", "EXECUTE", "ALTER", "RESTORE", "BACKUP", "DROP", "CREATE", "USE"} {
+		if regexp.MustCompile(`\b` + verb + `\b`).MatchString(text) {
+			t.Errorf("probe batch contains %q", verb)
+		}
+	}
+}
+
+func itoa(n int) string { return param(n - 1)[2:] }
+
+func TestBackupTimeUTC(t *testing.T) {
+	local := ts("2026-03-08 01:30:00")
+	tests := []struct {
+		tz   int16
+		want string
+	}{
+		{-20, "2026-03-08 06:30:00"}, // EST
+		{-16, "2026-03-08 05:30:00"}, // EDT
+		{4, "2026-03-08 00:30:00"},   // CET
+		{22, "2026-03-07 20:00:00"},  // UTC+5:30
+		{0, "2026-03-08 01:30:00"},
+	}
+	for _, tt := range tests {
+		if got := BackupTimeUTC(local, tt.tz); !got.Equal(ts(tt.want)) {
+			t.Errorf("tz %d: %v, want %s", tt.tz, got, tt.want)
+		}
+	}
+	for _, tz := range []int16{127, 49, -49} {
+		if got := BackupTimeUTC(local, tz); !got.IsZero() {
+			t.Errorf("tz %d: %v, want unknown", tz, got)
+		}
+	}
+}
