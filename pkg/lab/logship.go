@@ -114,6 +114,10 @@ type Job struct {
 	lastHistID  int32
 	lsSession   int32
 	copying     []*BackupFile
+	// resultMsg/resultErr hold the outcome of a backup or restore run: those take
+	// effect when the run starts (the file list is read then) and report at its end.
+	resultMsg string
+	resultErr error
 }
 
 const (
@@ -335,16 +339,26 @@ func (t *Topology) startRun(inst *Instance, j *Job, source string) {
 	j.requestedAt = t.now
 	j.lsSession = inst.nextLSSession
 	inst.nextLSSession++
+	t.history(inst, j, 0, "Starting transaction log "+j.kind.String()+".")
+	j.resultMsg, j.resultErr = "", nil
+	failing := inst.jobFailing[j.kind]
 	switch j.kind {
 	case JobBackup:
 		j.runEnd = t.now.Add(backupRunTime)
+		if !failing {
+			j.resultMsg, j.resultErr = t.runBackupJob(inst, j)
+		}
 	case JobCopy:
 		j.runEnd = t.now.Add(copyRunTime)
-		t.beginCopy(inst, j)
+		if !failing {
+			t.beginCopy(inst, j)
+		}
 	case JobRestore:
 		j.runEnd = t.now.Add(restoreRunTime)
+		if !failing {
+			j.resultMsg, j.resultErr = t.runRestoreJob(inst, j)
+		}
 	}
-	t.history(inst, j, 0, "Starting transaction log "+j.kind.String()+".")
 }
 
 func (t *Topology) history(inst *Instance, j *Job, status uint8, msg string) {
@@ -362,18 +376,14 @@ func (t *Topology) history(inst *Instance, j *Job, status uint8, msg string) {
 func (t *Topology) finishRun(inst *Instance, j *Job) {
 	var err error
 	var msg string
-	if inst.jobFailing[j.kind] {
+	switch {
+	case inst.jobFailing[j.kind]:
 		err = fmt.Errorf("the %s job failed: injected fault", j.kind)
 		t.abortCopy(inst, j)
-	} else {
-		switch j.kind {
-		case JobBackup:
-			msg, err = t.runBackupJob(inst, j)
-		case JobCopy:
-			msg, err = t.finishCopy(inst, j)
-		case JobRestore:
-			msg, err = t.runRestoreJob(inst, j)
-		}
+	case j.kind == JobCopy:
+		msg, err = t.finishCopy(inst, j)
+	default:
+		msg, err = j.resultMsg, j.resultErr
 	}
 	status, runStatus := uint8(2), int32(1)
 	if err != nil {
