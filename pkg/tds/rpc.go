@@ -220,8 +220,9 @@ func readValue(r *reader, t Type) (any, error) {
 			if ticks >= datetimeTicksPerDy {
 				return nil, fmt.Errorf("datetime ticks %d beyond one day", ticks)
 			}
-			ns := (ticks*1e9*10/3 + 5) / 10
-			return dayTime(days+datetimeEpochDays, ns), nil
+			// Ticks are 1/300 s; the fraction is shown in whole milliseconds (.000, .003, .007).
+			ms := (ticks%300*10 + 1) / 3
+			return dayTime(days+datetimeEpochDays, ticks/300*1e9+ms*1e6), nil
 		case 4:
 			days := int64(le.Uint16(data))
 			mins := int64(le.Uint16(data[2:]))

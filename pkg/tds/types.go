@@ -432,10 +432,10 @@ func decodeUTF16(b []byte) (string, error) {
 // Day numbers: days since 0001-01-01 of the Unix epoch (time.Time.Sub saturates at ~292 years, so day
 // arithmetic goes through Unix seconds).
 const (
-	unixEpochDays      = 719162 // 0001-01-01 .. 1970-01-01
-	datetimeEpochDays  = 693595 // 0001-01-01 .. 1900-01-01
-	datetimeMinDays    = 639905 // 0001-01-01 .. 1753-01-01
-	maxDays            = 3652058
+	unixEpochDays      = 719162  // 0001-01-01 .. 1970-01-01
+	datetimeEpochDays  = 693595  // 0001-01-01 .. 1900-01-01
+	datetimeMinDays    = 639905  // 0001-01-01 .. 1753-01-01
+	maxDays            = 3652058 // 9999-12-31
 	nanosPerDay        = int64(86400) * 1e9
 	datetimeTicksPerDy = 300 * 86400
 )
@@ -458,7 +458,7 @@ func encodeDateTime(t time.Time) (int32, uint32, error) {
 		ticks -= datetimeTicksPerDy
 		days++
 	}
-	if days < datetimeMinDays || days >= maxDays {
+	if days < datetimeMinDays || days > maxDays {
 		return 0, 0, fmt.Errorf("datetime value %s is outside 1753-01-01..9999-12-31", t.Format(time.RFC3339Nano))
 	}
 	return int32(days - datetimeEpochDays), uint32(ticks), nil
@@ -610,7 +610,7 @@ func appendValue(b []byte, t Type, v any) ([]byte, error) {
 		if t.id != typeDateN {
 			days, units = scaledTime(days, nanos, t.scale)
 		}
-		if days < 0 || days >= maxDays {
+		if days < 0 || days > maxDays {
 			return b, fmt.Errorf("%s value %s is outside 0001-01-01..9999-12-31", t.Name(), tm.Format(time.RFC3339Nano))
 		}
 		switch t.id {
