@@ -4,6 +4,8 @@
 package prometheus_test
 
 import (
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -275,4 +277,66 @@ func TestAnchor(t *testing.T) {
 			t.Errorf("anchor(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestPromtoolCheckExampleConfig(t *testing.T) {
+	out, err := exec.Command(findPromtool(t), "check", "config", "prometheus.example.yml").CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "SUCCESS: 1 rule files found") {
+		t.Fatalf("the example config does not load the rules file:\n%s", out)
+	}
+	b, err := os.ReadFile("prometheus.example.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "job_name: sqldr\n") {
+		t.Fatal(`the example config does not scrape job "sqldr", which SqldrControllerDown expects`)
+	}
+}
+
+// metricsReference renders the "Metrics" section of docs/alerts.md from metrics.Definitions.
+func metricsReference() string {
+	var sb strings.Builder
+	sb.WriteString(metricsHeading + "\n\n")
+	sb.WriteString("Generated from `pkg/metrics` (`go test ./deploy/prometheus -run MetricsReference -update` rewrites it).\n\n")
+	sb.WriteString("| Metric | Type | Labels | Meaning |\n|---|---|---|---|\n")
+	for _, d := range metrics.Definitions() {
+		labels := strings.Join(d.Labels, ", ")
+		if labels == "" {
+			labels = "(none)"
+		}
+		fmt.Fprintf(&sb, "| `%s` | %s | %s | %s |\n", d.Name, d.Kind, labels, d.Help)
+	}
+	return sb.String()
+}
+
+const metricsHeading = "## Metrics"
+
+var update = flag.Bool("update", false, "rewrite the metrics reference in docs/alerts.md")
+
+// TestMetricsReferenceIsCurrent keeps the metrics table at the end of docs/alerts.md in step with the
+// definitions in pkg/metrics.
+func TestMetricsReferenceIsCurrent(t *testing.T) {
+	b, err := os.ReadFile(alertsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "\n"+metricsHeading+"\n")
+	if i < 0 {
+		t.Fatalf("docs/alerts.md has no %q section", metricsHeading)
+	}
+	current, want := doc[i+1:], metricsReference()
+	if current == want {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(alertsDoc, []byte(doc[:i+1]+want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("the metrics reference in docs/alerts.md is stale; run go test ./deploy/prometheus -run MetricsReference -update")
 }

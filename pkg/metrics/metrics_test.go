@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -13,9 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	"go.uber.org/goleak"
 
 	"github.com/sqldr/sqldr/pkg/metrics"
@@ -554,21 +556,40 @@ func (c gathererCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// TestPromtoolCheckMetrics lints a scrape of a populated registry, with the process and Go collectors,
-// as `promtool check metrics` does in CI.
+// TestPromtoolCheckMetrics lints, with `promtool check metrics`, a live HTTP scrape (loopback, port 0)
+// of a registry populated with realistic values, process and Go collectors included.
 func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := findPromtool(t)
 	reg, m := newLab(t, func(o *metrics.Options) { o.RuntimeCollectors = true })
 	populate(t, m)
-	mfs, err := reg.Gather()
+	// Scrape it the way Prometheus does: over HTTP on loopback, through promhttp.
+	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	defer srv.Close()
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Accept", "text/plain; version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer func() {
+		if err := resp.Body.Close(); err != nil {
+			t.Errorf("close scrape body: %v", err)
+		}
+	}()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("scrape: HTTP %s", resp.Status)
+	}
 	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatal(err)
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	for _, want := range []string{"sqldr_state{", "process_cpu_seconds_total", "go_goroutines"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("scrape lacks %s:\n%s", want, buf.String())
 		}
 	}
 	cmd := exec.Command(promtool, "check", "metrics")
