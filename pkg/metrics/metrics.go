@@ -251,8 +251,11 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	if opts.RuntimeCollectors {
 		cs = append(cs, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	}
-	for _, c := range cs {
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] { // leave the registry as it was
+				reg.Unregister(done)
+			}
 			return nil, fmt.Errorf("metrics: register collector: %w", err)
 		}
 	}

@@ -518,6 +518,16 @@ func TestNewFailsOnDoubleRegistration(t *testing.T) {
 	if _, err := metrics.New(reg, labOptions()); err == nil {
 		t.Fatal("second New on the same registry succeeded; want a registration error")
 	}
+	// A failed New leaves nothing behind: a registry holding a clashing sqldr_state keeps only it.
+	reg = prometheus.NewRegistry()
+	clash := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sqldr_state", Help: "clash"})
+	must(t, reg.Register(clash))
+	if _, err := metrics.New(reg, labOptions()); err == nil {
+		t.Fatal("New succeeded despite a clashing sqldr_state")
+	}
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 1 {
+		t.Fatalf("after a failed New the registry holds %d families (err %v), want only the clash", len(mfs), err)
+	}
 }
 
 func TestCustomTransitionsArePreCreatedOnly(t *testing.T) {
