@@ -218,17 +218,14 @@ func collectErrors(err error) (list []*Error, ok bool) {
 		if e == nil {
 			return
 		}
-		var te *Error
-		if errors.As(e, &te) && te == e {
-			list = append(list, te)
-			return
-		}
+		//nolint:errorlint // the tree of a join is walked level by level on purpose, to keep the order
 		if j, isJoin := e.(interface{ Unwrap() []error }); isJoin {
 			for _, x := range j.Unwrap() {
 				walk(x)
 			}
 			return
 		}
+		var te *Error
 		if errors.As(e, &te) {
 			list = append(list, te)
 			return

@@ -65,7 +65,7 @@ func TestLogin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			err = db.PingContext(ctx)
 			if got := errorNumbers(t, err); fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Fatalf("errors = %v, want %v (%v)", got, tc.want, err)
@@ -82,7 +82,7 @@ func TestLogin(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer db.Close()
+		defer func() { _ = db.Close() }()
 		if err := db.PingContext(ctx); err == nil || !strings.Contains(err.Error(), "encryption") {
 			t.Fatalf("ping with encrypt=true: %v", err)
 		}
@@ -99,7 +99,7 @@ func TestColumnTypesRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer rows.Close()
+			defer func() { _ = rows.Close() }()
 			cts, err := rows.ColumnTypes()
 			if err != nil {
 				t.Fatal(err)
@@ -353,7 +353,7 @@ func TestMultipleResultSetsAndErrors(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	rows.Close()
+	_ = rows.Close()
 	if fmt.Sprint(sets) != "[[0 1] [3] [7]]" {
 		t.Fatalf("result sets %v", sets)
 	}
@@ -418,7 +418,7 @@ func TestCancellation(t *testing.T) {
 		if err := rows.Err(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("rows.Err = %v, want context.Canceled", err)
 		}
-		rows.Close()
+		_ = rows.Close()
 		var n int
 		if err := db.QueryRowContext(ctx, "select 9").Scan(&n); err != nil || n != 9 {
 			t.Fatalf("after cancel: %d, %v", n, err)
@@ -480,7 +480,7 @@ func TestResetConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if _, err := conn.ExecContext(ctx, "use db2"); err != nil {
 		t.Fatal(err)
 	}
@@ -529,7 +529,7 @@ func TestTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if _, err := conn.ExecContext(ctx, "begin"); err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +566,7 @@ func TestConcurrentPool(t *testing.T) {
 			for rows.Next() {
 				c++
 			}
-			rows.Close()
+			_ = rows.Close()
 			if c != 100 {
 				errs <- fmt.Errorf("goroutine %d: %d rows", g, c)
 			}

@@ -241,9 +241,10 @@ func readValue(r *reader, t Type) (any, error) {
 	case typeTimeN, typeDateTime2N, typeDTOffsetN:
 		tl := timeLen(t.scale)
 		want := tl
-		if t.id == typeDateTime2N {
+		switch t.id {
+		case typeDateTime2N:
 			want += 3
-		} else if t.id == typeDTOffsetN {
+		case typeDTOffsetN:
 			want += 5
 		}
 		if len(data) != want {

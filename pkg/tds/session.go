@@ -223,7 +223,8 @@ func (c *conn) finish(r *request, w *ResultWriter, _ []*Error, runErr error) err
 	if runErr != nil && w.err == nil {
 		if list, ok := collectErrors(runErr); ok {
 			errs = list
-		} else if !(attn && errors.Is(runErr, context.Canceled)) && r.ctx.Err() == nil {
+		} else if r.ctx.Err() == nil {
+			// A context error after an attention is the expected way out of a cancelled request.
 			c.log.Error("session_failed", zap.Error(runErr))
 			errs = []*Error{{Number: 50000, State: 1, Class: 20,
 				Message: "Internal error in the simulated server: " + runErr.Error()}}
