@@ -277,7 +277,11 @@ func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time
 	if sd.LSSecondary != nil {
 		lastCopied = sd.LSSecondary.LastCopiedFile
 	}
-	held, ok := HeldAfterFinalRestore(sd, Pending(backups, RestorePosition(sd), lastCopied))
+	pending := sd.PendingLogs // derived by the Prober from the live principal's backups
+	if !live || pending == nil {
+		pending = Pending(backups, RestorePosition(sd), lastCopied)
+	}
+	held, ok := HeldAfterFinalRestore(sd, pending)
 	if !ok {
 		return Window{Reason: "no restored log backup on the secondary"}
 	}

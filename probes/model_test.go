@@ -213,6 +213,7 @@ func TestDataLossWindowLiveAndFrozen(t *testing.T) {
 func TestDataLossWindowUnknowns(t *testing.T) {
 	s := healthySnapshot(t)
 	s.Instances[0].Databases[0].RecentLogBackups[1].FinishUTC = time.Time{} // the held backup had time_zone 127
+	derivePending(s)
 	if w := DataLossWindow(s, "mgc", LastGood{}, time.Time{}); w.Known {
 		t.Errorf("tz 127 on R: window %+v, want unknown", w)
 	}

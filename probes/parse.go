@@ -24,6 +24,7 @@ type parsed struct {
 	version    string
 	serverUTC  time.Time
 	databases  []DatabaseSnapshot
+	byName     map[string]int
 }
 
 // parseBatch turns the result sets of buildBatch(role, len(names), …) into facts. It fails if the
@@ -40,6 +41,7 @@ func parseBatch(b batch, names []string, sets []ResultSet) (parsed, error) {
 		out.databases[i].Name = n
 		byName[strings.ToLower(n)] = i
 	}
+	out.byName = byName
 	lookup := func(name string) (int, bool) {
 		i, ok := byName[strings.ToLower(name)]
 		return i, ok
@@ -454,20 +456,20 @@ func parseLSPrimarySet(set *ResultSet, lookup func(string) (int, bool), dbs []Da
 		}
 		var p LSPrimaryMonitor
 		var th, alert int64
-		errs := []error{}
+		var ec errOnce
 		p.PrimaryServer, _, err = c.str(row, "primary_server")
-		errs = append(errs, err)
+		ec.add(err)
 		th, _, err = c.int(row, "backup_threshold")
-		errs = append(errs, err)
+		ec.add(err)
 		alert, _, err = c.int(row, "threshold_alert")
-		errs = append(errs, err)
+		ec.add(err)
 		p.AlertEnabled, _, err = c.bit(row, "threshold_alert_enabled")
-		errs = append(errs, err)
+		ec.add(err)
 		p.LastBackupFile, _, err = c.str(row, "last_backup_file")
-		errs = append(errs, err)
+		ec.add(err)
 		p.LastBackupUTC, _, err = c.datetime(row, "last_backup_date_utc")
-		errs = append(errs, err)
-		if err := firstErr(errs); err != nil {
+		ec.add(err)
+		if err := ec.err; err != nil {
 			return fmt.Errorf("log_shipping_monitor_primary row %d: %w", r+1, err)
 		}
 		p.BackupThreshold = minutes(th)
@@ -519,28 +521,28 @@ func parseLSSecondarySet(set *ResultSet, lookup func(string) (int, bool), dbs []
 			s.RestoreDelay, s.StandbyMode = old.RestoreDelay, old.StandbyMode
 		}
 		var th, alert, lat int64
-		errs := []error{}
+		var ec errOnce
 		s.PrimaryServer, _, err = c.str(row, "primary_server")
-		errs = append(errs, err)
+		ec.add(err)
 		s.PrimaryDatabase, _, err = c.str(row, "primary_database")
-		errs = append(errs, err)
+		ec.add(err)
 		th, _, err = c.int(row, "restore_threshold")
-		errs = append(errs, err)
+		ec.add(err)
 		alert, _, err = c.int(row, "threshold_alert")
-		errs = append(errs, err)
+		ec.add(err)
 		s.AlertEnabled, _, err = c.bit(row, "threshold_alert_enabled")
-		errs = append(errs, err)
+		ec.add(err)
 		s.LastCopiedFile, _, err = c.str(row, "last_copied_file")
-		errs = append(errs, err)
+		ec.add(err)
 		s.LastCopiedUTC, _, err = c.datetime(row, "last_copied_date_utc")
-		errs = append(errs, err)
+		ec.add(err)
 		s.LastRestoredFile, _, err = c.str(row, "last_restored_file")
-		errs = append(errs, err)
+		ec.add(err)
 		s.LastRestoredUTC, _, err = c.datetime(row, "last_restored_date_utc")
-		errs = append(errs, err)
+		ec.add(err)
 		lat, s.LatencyKnown, err = c.int(row, "last_restored_latency")
-		errs = append(errs, err)
-		if err := firstErr(errs); err != nil {
+		ec.add(err)
+		if err := ec.err; err != nil {
 			return fmt.Errorf("log_shipping_monitor_secondary row %d: %w", r+1, err)
 		}
 		s.RestoreThreshold = minutes(th)
@@ -567,16 +569,16 @@ func parseLSSecondaryConfigSet(set *ResultSet, lookup func(string) (int, bool), 
 		}
 		var delay int64
 		var standby bool
-		errs := []error{}
+		var ec errOnce
 		delay, _, err = c.int(row, "restore_delay")
-		errs = append(errs, err)
+		ec.add(err)
 		standby, _, err = c.bit(row, "restore_mode")
-		errs = append(errs, err)
+		ec.add(err)
 		copyJobs[i], err = c.guid(row, "copy_job_id")
-		errs = append(errs, err)
+		ec.add(err)
 		restoreJobs[i], err = c.guid(row, "restore_job_id")
-		errs = append(errs, err)
-		if err := firstErr(errs); err != nil {
+		ec.add(err)
+		if err := ec.err; err != nil {
 			return fmt.Errorf("log_shipping_secondary_databases row %d: %w", r+1, err)
 		}
 		if dbs[i].LSSecondary == nil {
@@ -611,18 +613,18 @@ func parseJobsSet(set *ResultSet) (map[GUID]Job, error) {
 			return nil, fmt.Errorf("sysjobs row %d: %w", r+1, err)
 		}
 		j := Job{ID: id, Found: true}
-		errs := []error{}
+		var ec errOnce
 		j.Name, _, err = c.str(row, "name")
-		errs = append(errs, err)
+		ec.add(err)
 		j.Enabled, _, err = c.bit(row, "enabled")
-		errs = append(errs, err)
+		ec.add(err)
 		sess, hasSess, err := c.int(row, "session_id")
-		errs = append(errs, err)
+		ec.add(err)
 		_, started, err := c.datetime(row, "start_execution_date")
-		errs = append(errs, err)
+		ec.add(err)
 		_, stopped, err := c.datetime(row, "stop_execution_date")
-		errs = append(errs, err)
-		if err := firstErr(errs); err != nil {
+		ec.add(err)
+		if err := ec.err; err != nil {
 			return nil, fmt.Errorf("sysjobs row %d: %w", r+1, err)
 		}
 		jobs[id] = j
@@ -672,26 +674,26 @@ func parseLogBackups(set *ResultSet, server string) ([]LogBackup, error) {
 		var b LogBackup
 		var id, tz int64
 		var tzKnown bool
-		errs := []error{}
+		var ec errOnce
 		id, _, err = c.int(row, "backup_set_id")
-		errs = append(errs, err)
+		ec.add(err)
 		b.FirstLSN, err = c.lsn(row, "first_lsn")
-		errs = append(errs, err)
+		ec.add(err)
 		b.LastLSN, err = c.lsn(row, "last_lsn")
-		errs = append(errs, err)
+		ec.add(err)
 		b.FinishLocal, _, err = c.datetime(row, "backup_finish_date")
-		errs = append(errs, err)
+		ec.add(err)
 		tz, tzKnown, err = c.int(row, "time_zone")
-		errs = append(errs, err)
+		ec.add(err)
 		b.FirstForkGUID, err = c.guid(row, "first_recovery_fork_guid")
-		errs = append(errs, err)
+		ec.add(err)
 		b.LastForkGUID, err = c.guid(row, "last_recovery_fork_guid")
-		errs = append(errs, err)
+		ec.add(err)
 		b.CopyOnly, _, err = c.bit(row, "is_copy_only")
-		errs = append(errs, err)
+		ec.add(err)
 		b.File, _, err = c.str(row, "physical_device_name")
-		errs = append(errs, err)
-		if err := firstErr(errs); err != nil {
+		ec.add(err)
+		if err := ec.err; err != nil {
 			return nil, fmt.Errorf("backupset row %d: %w", r+1, err)
 		}
 		b.BackupSetID = int32(id)
@@ -718,11 +720,11 @@ func BackupTimeUTC(local time.Time, timeZone int16) time.Time {
 	return local.Add(-time.Duration(timeZone) * 15 * time.Minute)
 }
 
-func firstErr(errs []error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
-		}
+// errOnce keeps the first error of a row's conversions.
+type errOnce struct{ err error }
+
+func (e *errOnce) add(err error) {
+	if e.err == nil {
+		e.err = err
 	}
-	return nil
 }

@@ -279,7 +279,7 @@ func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 		res, err = parseBatch(t.batch, p.dbs, sets)
 		if err == nil {
 			in.Reachability = ReachUp
-			in.ServerName, in.Version, in.ServerUTC, in.Databases = res.serverName, res.version, res.serverUTC, res.databases
+			in.ServerName, in.Version, in.ServerUTC, in.Databases, in.byName = res.serverName, res.version, res.serverUTC, res.databases, res.byName
 			return in
 		}
 		err = fmt.Errorf("probe %s: %w", t.Name, err)

@@ -167,7 +167,7 @@ func (s *hangingSession) RPC(ctx context.Context, _ *tds.ResultWriter, _ *tds.RP
 func (*hangingSession) Reset(context.Context) error { return nil }
 func (*hangingSession) Close() error                { return nil }
 
-func serveTDS(t *testing.T, h tds.Handler) string {
+func serveTDS(t testing.TB, h tds.Handler) string {
 	t.Helper()
 	srv, err := tds.NewServer(zaptest.NewLogger(t), h, tds.Options{ServerName: "LABX"})
 	if err != nil {

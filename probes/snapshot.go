@@ -116,6 +116,9 @@ type InstanceSnapshot struct {
 
 	// Databases holds one entry per protected database, in configuration order (empty unless Up).
 	Databases []DatabaseSnapshot
+
+	// byName indexes Databases by lower-cased name (built by the Prober; nil in hand-built values).
+	byName map[string]int
 }
 
 // Up reports whether the probe of this instance succeeded.
@@ -129,6 +132,12 @@ func (i *InstanceSnapshot) Alive() bool {
 // Database returns the named protected database as seen on this instance (case-insensitive, as
 // SQL Server's default collation compares names).
 func (i *InstanceSnapshot) Database(name string) (*DatabaseSnapshot, bool) {
+	if i.byName != nil {
+		if k, ok := i.byName[strings.ToLower(name)]; ok && k < len(i.Databases) {
+			return &i.Databases[k], true
+		}
+		return nil, false
+	}
 	for k := range i.Databases {
 		if strings.EqualFold(i.Databases[k].Name, name) {
 			return &i.Databases[k], true
