@@ -271,6 +271,8 @@ func (s *testSession) exec(ctx context.Context, w *ResultWriter, stmt string, pa
 		}
 	case "fail":
 		return errors.New("boom")
+	case "panic":
+		panic("test panic")
 	case "begin":
 		if err := w.BeginTransaction(); err != nil {
 			return err

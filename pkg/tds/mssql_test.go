@@ -396,6 +396,14 @@ func TestInternalErrorClosesConnection(t *testing.T) {
 	if err := db.QueryRowContext(ctx, "select 2").Scan(&n); err != nil || n != 2 {
 		t.Fatalf("after fatal error: %d, %v", n, err)
 	}
+	// A panicking session closes its connection only.
+	_, err = db.ExecContext(ctx, "panic")
+	if !errors.As(err, &me) || me.Number != 50000 || !strings.Contains(me.Message, "test panic") {
+		t.Fatalf("panic: %v", err)
+	}
+	if err := db.QueryRowContext(ctx, "select 3").Scan(&n); err != nil || n != 3 {
+		t.Fatalf("after panic: %d, %v", n, err)
+	}
 }
 
 func TestCancellation(t *testing.T) {

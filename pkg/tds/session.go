@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -193,7 +194,7 @@ func (c *conn) handle(r *request) error {
 		if err != nil {
 			return fmt.Errorf("sql batch text: %w", err)
 		}
-		runErr = c.sess.Batch(r.ctx, w, text)
+		runErr = guard(func() error { return c.sess.Batch(r.ctx, w, text) })
 	case packetRPC:
 		call, err := parseRPC(m.data, true)
 		if err != nil {
@@ -203,12 +204,31 @@ func (c *conn) handle(r *request) error {
 			break
 		}
 		w.call = call
-		runErr = c.sess.RPC(r.ctx, w, call)
+		runErr = guard(func() error { return c.sess.RPC(r.ctx, w, call) })
 	case packetTransMgr:
-		runErr = c.transMgr(r.ctx, w, m.data)
+		runErr = guard(func() error { return c.transMgr(r.ctx, w, m.data) })
 	}
 	return c.finish(r, w, nil, runErr)
 }
+
+// guard runs a handler or session call and turns a panic into an error, so that a bug in the layer
+// above closes one connection instead of crashing the server.
+func guard(f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{value: p, stack: debug.Stack()}
+		}
+	}()
+	return f()
+}
+
+// panicError is a recovered panic of the layer above.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("panic in handler: %v", e.value) }
 
 // finish classifies the session's error and ends the reply.
 func (c *conn) finish(r *request, w *ResultWriter, _ []*Error, runErr error) error {
@@ -225,7 +245,12 @@ func (c *conn) finish(r *request, w *ResultWriter, _ []*Error, runErr error) err
 			errs = list
 		} else if r.ctx.Err() == nil {
 			// A context error after an attention is the expected way out of a cancelled request.
-			c.log.Error("session_failed", zap.Error(runErr))
+			fields := []zap.Field{zap.Error(runErr)}
+			var pe *panicError
+			if errors.As(runErr, &pe) {
+				fields = append(fields, zap.ByteString("stack", pe.stack))
+			}
+			c.log.Error("session_failed", fields...)
 			errs = []*Error{{Number: 50000, State: 1, Class: 20,
 				Message: "Internal error in the simulated server: " + runErr.Error()}}
 			fatal = true
@@ -246,7 +271,7 @@ func (c *conn) reset(ctx context.Context, w *ResultWriter, skipTran bool) error 
 	if !skipTran && c.tranID != 0 {
 		c.tranID = 0
 	}
-	if err := c.sess.Reset(ctx); err != nil {
+	if err := guard(func() error { return c.sess.Reset(ctx) }); err != nil {
 		return err
 	}
 	if db := c.sess.Database(); db != "" && db != c.db {
@@ -407,7 +432,12 @@ func (c *conn) login() bool {
 		RemoteAddr: c.nc.RemoteAddr(), LocalAddr: c.nc.LocalAddr(), SPID: c.spid,
 	}
 	ctx, cancel := context.WithTimeout(c.srv.ctx, opts.LoginTimeout)
-	sess, err := c.srv.h.Login(ctx, req)
+	var sess Session
+	err = guard(func() error {
+		var lerr error
+		sess, lerr = c.srv.h.Login(ctx, req)
+		return lerr
+	})
 	cancel()
 	if err != nil {
 		if list, ok := collectErrors(err); ok {
