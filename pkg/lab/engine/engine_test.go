@@ -1,0 +1,524 @@
+package engine
+
+import (
+	"context"
+	"math/big"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+var fixtureNow = time.Date(2024, 3, 10, 14, 30, 15, 123_456_789, time.UTC)
+
+func newTestSession(t *testing.T, sysadmin bool) (*Session, *Static) {
+	t.Helper()
+	b := NewFixture(fixtureNow, 50)
+	e := New(zap.NewNop(), b, nil)
+	login := "sa"
+	if !sysadmin {
+		login = "monitor"
+	}
+	return e.NewSession(SessionInfo{SPID: 52, Login: login, Sysadmin: sysadmin, Database: "master"}, nil), b
+}
+
+func run(t *testing.T, s *Session, sql string) *Recorder {
+	t.Helper()
+	r := &Recorder{}
+	if err := s.Execute(context.Background(), sql, nil, r); err != nil {
+		t.Fatalf("execute %q: %v", sql, err)
+	}
+	return r
+}
+
+// one runs a query that must succeed with one result set.
+func one(t *testing.T, s *Session, sql string) *ResultSet {
+	t.Helper()
+	r := run(t, s, sql)
+	if errs := r.Errors(); len(errs) > 0 {
+		t.Fatalf("%q: unexpected error %v", sql, errs[0])
+	}
+	if len(r.Results) != 1 {
+		t.Fatalf("%q: %d result sets, want 1", sql, len(r.Results))
+	}
+	return r.Results[0]
+}
+
+func scalarText(t *testing.T, s *Session, sql string) string {
+	t.Helper()
+	rs := one(t, s, sql)
+	if len(rs.Rows) != 1 || len(rs.Rows[0]) != 1 {
+		t.Fatalf("%q: got %d rows, want one value", sql, len(rs.Rows))
+	}
+	return rs.Rows[0][0].Text()
+}
+
+func errNumbers(r *Recorder) []int32 {
+	var out []int32
+	for _, e := range r.Errors() {
+		out = append(out, e.Number)
+	}
+	return out
+}
+
+func TestScalarExpressions(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	cases := []struct{ sql, want string }{
+		{"SELECT 1 + 2 * 3", "7"},
+		{"SELECT (1 + 2) * 3", "9"},
+		{"SELECT 7 / 2", "3"},
+		{"SELECT 7 % 3", "1"},
+		{"SELECT 7.0 / 2", "3.500000"},
+		{"SELECT -5 + 2", "-3"},
+		{"SELECT N'ab' + 'cd'", "abcd"},
+		{"SELECT CASE WHEN 1 = 1 THEN 'yes' ELSE 'no' END", "yes"},
+		{"SELECT CASE 2 WHEN 1 THEN 'one' WHEN 2 THEN 'two' END", "two"},
+		{"SELECT CASE WHEN NULL = NULL THEN 'eq' ELSE 'unknown' END", "unknown"},
+		{"SELECT ISNULL(NULL, 42)", "42"},
+		{"SELECT COALESCE(NULL, NULL, N'x')", "x"},
+		{"SELECT NULLIF(1, 1)", "NULL"},
+		{"SELECT CASE WHEN 'ABC' = 'abc ' THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN N'Straße' LIKE N'STR%' THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN 'abc' LIKE 'a_c' AND 'abc' LIKE '[a-c]b[^x]' THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN 'a%c' LIKE 'a!%c' ESCAPE '!' AND 'abc' NOT LIKE 'a!%c' ESCAPE '!' THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN 3 IN (1, 2, 3) THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN 3 NOT IN (1, NULL) THEN 1 ELSE 0 END", "0"},
+		{"SELECT CASE WHEN 2 BETWEEN 1 AND 3 THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN NOT (1 = 2) THEN 1 ELSE 0 END", "1"},
+		{"SELECT CASE WHEN NULL IS NULL AND 1 IS NOT NULL THEN 1 ELSE 0 END", "1"},
+		{"SELECT CAST('42' AS int) + 1", "43"},
+		{"SELECT CAST(12.5 AS int)", "12"},
+		{"SELECT CAST(2.5 AS numeric(5,0))", "3"},
+		{"SELECT CAST(-2.5 AS numeric(5,0))", "-3"},
+		{"SELECT CONVERT(nvarchar(10), 123)", "123"},
+		{"SELECT CAST('2024-01-15 10:20:30.001' AS datetime)", "2024-01-15 10:20:30.000"},
+		{"SELECT CAST('2024-01-15 10:20:30.002' AS datetime)", "2024-01-15 10:20:30.003"},
+		{"SELECT CAST('2024-01-15 10:20:30.005' AS datetime)", "2024-01-15 10:20:30.007"},
+		{"SELECT CAST('2024-01-15 23:59:59.999' AS datetime)", "2024-01-16 00:00:00.000"},
+		{"SELECT CAST('6F9619FF-8B86-D011-B42D-00C04FC964FF' AS uniqueidentifier)", "6F9619FF-8B86-D011-B42D-00C04FC964FF"},
+		{"SELECT 9223372036854775808000001 + 1", "9223372036854775808000002"},
+		{"SELECT CAST(N'9223372036854775808000001' AS numeric(25,0))", "9223372036854775808000001"},
+		{"SELECT LEN(N'abc  ')", "3"},
+		{"SELECT UPPER('abc') + LOWER('DEF')", "ABCdef"},
+		{"SELECT SUBSTRING('abcdef', 2, 3)", "bcd"},
+		{"SELECT LEFT('abcdef', 2) + RIGHT('abcdef', 2)", "abef"},
+		{"SELECT CHARINDEX('c', 'abcabc')", "3"},
+		{"SELECT REPLACE('aXbX', 'x', '-')", "a-b-"},
+		{"SELECT @@SERVERNAME", "SQLA1"},
+		{"SELECT @@SPID", "52"},
+		{"SELECT SERVERPROPERTY('ProductVersion')", "15.0.4261.1"},
+		{"SELECT SERVERPROPERTY('NoSuchProperty')", "NULL"},
+		{"SELECT DB_ID(N'mgc')", "5"},
+		{"SELECT DB_ID('nope')", "NULL"},
+		{"SELECT DB_NAME(5)", "mgc"},
+		{"SELECT DB_NAME()", "master"},
+		{"SELECT DATABASEPROPERTYEX(N'lsdb', 'Status')", "RESTORING"},
+		{"SELECT DATABASEPROPERTYEX(N'standbydb', 'Updateability')", "READ_ONLY"},
+		{"SELECT IS_SRVROLEMEMBER('sysadmin')", "1"},
+		{"SELECT SUSER_SNAME()", "sa"},
+		{"SELECT GETDATE()", "2024-03-10 09:30:15.123"},
+		{"SELECT GETUTCDATE()", "2024-03-10 14:30:15.123"},
+		{"SELECT SYSUTCDATETIME()", "2024-03-10 14:30:15.1234568"},
+		{"SELECT SYSDATETIMEOFFSET()", "2024-03-10 09:30:15.1234568 -05:00"},
+		{"SELECT DATEDIFF(minute, GETDATE(), GETUTCDATE())", "300"},
+		{"SELECT DATEADD(hour, 5, GETDATE())", "2024-03-10 14:30:15.123"},
+	}
+	for _, c := range cases {
+		if got := scalarText(t, s, c.sql); got != c.want {
+			t.Errorf("%s = %q, want %q", c.sql, got, c.want)
+		}
+	}
+}
+
+func TestDateDiffCountsBoundaries(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	cases := []struct{ sql, want string }{
+		// one tick apart, but a year, month, day, hour, minute and second boundary crossed
+		{"SELECT DATEDIFF(year, '2023-12-31 23:59:59.997', '2024-01-01 00:00:00.000')", "1"},
+		{"SELECT DATEDIFF(quarter, '2024-03-31', '2024-04-01')", "1"},
+		{"SELECT DATEDIFF(month, '2024-01-31', '2024-02-01')", "1"},
+		{"SELECT DATEDIFF(day, '2024-01-01 23:59', '2024-01-02 00:01')", "1"},
+		{"SELECT DATEDIFF(hour, '2024-01-01 10:59:59', '2024-01-01 11:00:00')", "1"},
+		{"SELECT DATEDIFF(minute, '2024-01-01 10:00:59', '2024-01-01 10:01:00')", "1"},
+		{"SELECT DATEDIFF(minute, '2024-01-01 10:00:00', '2024-01-01 10:00:59')", "0"},
+		{"SELECT DATEDIFF(second, '2024-01-01 10:00:00.999', '2024-01-01 10:00:01.000')", "1"},
+		{"SELECT DATEDIFF(minute, '2024-01-01 10:05', '2024-01-01 10:00')", "-5"},
+		// 2024-03-09 is a Saturday, 2024-03-10 a Sunday: one week boundary
+		{"SELECT DATEDIFF(week, '2024-03-09', '2024-03-10')", "1"},
+		{"SELECT DATEDIFF(week, '2024-03-10', '2024-03-16')", "0"},
+		{"SELECT DATEDIFF_BIG(nanosecond, '2000-01-01', '2024-01-01')", "757382400000000000"},
+		{"SELECT DATEADD(month, 1, CAST('2024-01-31' AS datetime))", "2024-02-29 00:00:00.000"},
+		{"SELECT DATEADD(minute, -90, CAST('2024-01-01 00:30' AS datetime2(0)))", "2023-12-31 23:00:00"},
+		{"SELECT DATEPART(weekday, '2024-03-10')", "1"},
+	}
+	for _, c := range cases {
+		if got := scalarText(t, s, c.sql); got != c.want {
+			t.Errorf("%s = %q, want %q", c.sql, got, c.want)
+		}
+	}
+	r := run(t, s, "SELECT DATEDIFF(millisecond, '1900-01-01', '2024-01-01')")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 535 {
+		t.Errorf("DATEDIFF overflow: errors %v, want [535]", got)
+	}
+}
+
+func TestCatalogQueries(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	rs := one(t, s, `SELECT d.name, d.state_desc, m.mirroring_role_desc, m.mirroring_failover_lsn
+		FROM sys.databases AS d LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
+		WHERE d.database_id > 4 ORDER BY d.name DESC`)
+	if len(rs.Rows) != 6 {
+		t.Fatalf("rows = %d, want 6", len(rs.Rows))
+	}
+	if got := rs.Rows[0][0].Text(); got != "standbydb" {
+		t.Errorf("first row %q, want standbydb (ORDER BY name DESC)", got)
+	}
+	if rs.Columns[3].Type != TypeLSN {
+		t.Errorf("failover lsn type %v, want numeric(25,0)", rs.Columns[3].Type)
+	}
+	var mgc []Value
+	for _, r := range rs.Rows {
+		if r[0].Text() == "mgc" {
+			mgc = r
+		}
+	}
+	if mgc == nil || mgc[2].Text() != "PRINCIPAL" {
+		t.Fatalf("mgc row %v", mgc)
+	}
+	want, _ := new(big.Int).SetString("9223372036854775808000901", 10)
+	if mgc[3].Unscaled().Cmp(want) != 0 || mgc[3].Unscaled().IsInt64() {
+		t.Errorf("failover lsn %s, want %s (beyond int64)", mgc[3].Text(), want)
+	}
+
+	// three-part names, bracketed identifiers, aggregates
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM [msdb].[dbo].[backupset] WHERE [type] = 'L'"); got != "3" {
+		t.Errorf("count = %s", got)
+	}
+	if got := scalarText(t, s, "SELECT MAX(id) FROM mgc.dbo.messages"); got != "50" {
+		t.Errorf("max(id) = %s", got)
+	}
+	if got := scalarText(t, s, "SELECT MAX(last_lsn) FROM msdb..backupset WHERE database_name = N'MGC'"); got != "9223372036854775808000301" {
+		t.Errorf("max(last_lsn) = %s", got)
+	}
+	rs = one(t, s, "SELECT type, COUNT(*) AS n, MIN(first_lsn) AS lo FROM msdb.dbo.backupset GROUP BY type HAVING COUNT(*) > 1")
+	if len(rs.Rows) != 1 || rs.Rows[0][1].Text() != "3" || rs.Columns[1].Name != "n" {
+		t.Errorf("group by: %+v", rs.Rows)
+	}
+	rs = one(t, s, "SELECT TOP (2) name FROM msdb.dbo.sysjobs ORDER BY name")
+	if len(rs.Rows) != 2 || rs.Rows[0][0].Text() != "LSBackup_mgc" || rs.Rows[1][0].Text() != "LSCopy_mgc" {
+		t.Errorf("top/order: %v", rs.Rows)
+	}
+	// a scalar subquery and IN (subquery)
+	if got := scalarText(t, s, "SELECT (SELECT name FROM msdb.dbo.sysjobs WHERE job_id = (SELECT backup_job_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = N'mgc'))"); got != "LSBackup_mgc" {
+		t.Errorf("subquery = %s", got)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM sys.databases WHERE database_id IN (SELECT database_id FROM sys.master_files WHERE redo_start_lsn IS NOT NULL)"); got != "3" {
+		t.Errorf("in subquery = %s", got)
+	}
+	// correlated subquery
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM sys.databases d WHERE EXISTS (SELECT 1 FROM sys.master_files f WHERE f.database_id = d.database_id AND f.file_id = 2)"); got != "6" {
+		t.Errorf("exists = %s", got)
+	}
+	// DISTINCT with CI equality
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM (SELECT DISTINCT state_desc FROM sys.databases) AS x"); got != "3" {
+		t.Errorf("distinct states = %s", got)
+	}
+}
+
+func TestMonitoringLoginSeesNullMirrorColumns(t *testing.T) {
+	for _, sysadmin := range []bool{true, false} {
+		s, _ := newTestSession(t, sysadmin)
+		rs := one(t, s, "SELECT database_id, mirroring_role_desc, mirroring_guid FROM sys.database_mirroring WHERE database_id IN (5, 8) ORDER BY database_id")
+		if rs.Rows[0][1].Text() != "PRINCIPAL" {
+			t.Errorf("sysadmin=%v: principal row %v", sysadmin, rs.Rows[0])
+		}
+		mirror := rs.Rows[1]
+		if mirror[0].Text() != "8" {
+			t.Fatalf("mirror row %v", mirror)
+		}
+		if sysadmin == mirror[1].Null || sysadmin == mirror[2].Null {
+			t.Errorf("sysadmin=%v: mirror row %v (only sysadmin sees the mirror's columns)", sysadmin, mirror)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	cases := []struct {
+		sql  string
+		num  int32
+		text string
+	}{
+		{"SELECT nosuch FROM sys.databases", 207, "Invalid column name 'nosuch'."},
+		{"SELECT * FROM sys.nosuch", 208, "Invalid object name 'sys.nosuch'."},
+		{"SELECT * FROM nodb.dbo.t", 208, "Invalid object name 'nodb.dbo.t'."},
+		{"SELECT database_id FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id", 209, "Ambiguous column name 'database_id'."},
+		{"SELECT x.name FROM sys.databases d", 4104, `The multi-part identifier "x.name" could not be bound.`},
+		{"SELECT 1 2", 102, "Incorrect syntax near '2'."},
+		{"SELEC 1", 2812, "Could not find stored procedure 'SELEC'."},
+		{"SELECT * FROM", 156, "Incorrect syntax near the keyword 'from'."},
+		{"SELECT 'abc", 105, ""},
+		{"SELECT @nope", 137, `Must declare the scalar variable "@nope".`},
+		{"USE nodb", 911, "Database 'nodb' does not exist. Make sure that the name is entered correctly."},
+		{"USE lsdb", 927, "Database 'lsdb' cannot be opened. It is in the middle of a restore."},
+		{"USE mirrordb", 954, `The database "mirrordb" cannot be opened. It is acting as a mirror database.`},
+		{"USE offdb", 942, "Database 'offdb' cannot be opened because it is offline."},
+		{"SELECT COUNT(*) FROM lsdb.sys.objects", 927, ""},
+		{"SELECT COUNT(*) FROM offdb.dbo.t", 942, ""},
+		{"SELECT CAST('abc' AS int)", 245, "Conversion failed when converting the varchar value 'abc' to data type int."},
+		{"SELECT CAST(N'1.5x' AS numeric(10,2))", 8114, "Error converting data type nvarchar to numeric."},
+		{"SELECT CAST(300 AS tinyint)", 8115, ""},
+		{"SELECT 1 / 0", 8134, "Divide by zero error encountered."},
+		{"SELECT name, COUNT(*) FROM sys.databases", 8120, ""},
+		{"SELECT NOSUCHFN(1)", 195, ""},
+		{"SELECT (SELECT name FROM sys.databases)", 512, ""},
+		{"EXEC dbo.sp_nosuch", 2812, ""},
+	}
+	for _, c := range cases {
+		r := run(t, s, c.sql)
+		errs := r.Errors()
+		if len(errs) == 0 {
+			t.Errorf("%s: no error, want %d", c.sql, c.num)
+			continue
+		}
+		if errs[0].Number != c.num {
+			t.Errorf("%s: error %d %q, want %d", c.sql, errs[0].Number, errs[0].Message, c.num)
+		}
+		if c.text != "" && errs[0].Message != c.text {
+			t.Errorf("%s: text %q, want %q", c.sql, errs[0].Message, c.text)
+		}
+		if errs[0].Class < 11 {
+			t.Errorf("%s: class %d", c.sql, errs[0].Class)
+		}
+	}
+}
+
+func TestBatchSemantics(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	// a compile error ends the batch; a runtime error (divide by zero) ends only its statement
+	r := run(t, s, "SELECT 1; SELECT nosuch FROM sys.databases; SELECT 2")
+	if len(r.Results) != 1 || len(r.Errors()) != 1 {
+		t.Errorf("after 207: %d results, %d errors; want 1, 1", len(r.Results), len(r.Errors()))
+	}
+	r = run(t, s, "SELECT 1 / 0; SELECT 2")
+	if len(r.Results) != 1 || r.Results[0].Rows[0][0].Text() != "2" {
+		t.Errorf("after 8134 the batch continues: %+v", r.Results)
+	}
+	// a syntax error anywhere runs nothing
+	r = run(t, s, "SELECT 1; SELECT FROM WHERE")
+	if len(r.Results) != 0 {
+		t.Errorf("syntax error: %d results ran", len(r.Results))
+	}
+	// USE changes the session's database; the next batch keeps it
+	r = run(t, s, "USE msdb; SELECT DB_NAME()")
+	if r.Database != "msdb" || r.Results[0].Rows[0][0].Text() != "msdb" {
+		t.Errorf("use: db %q, %v", r.Database, r.Results[0].Rows)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM dbo.sysjobs"); got != "3" {
+		t.Errorf("two-part name in msdb: %s", got)
+	}
+	s.Reset()
+	if s.Database() != "master" {
+		t.Errorf("after reset: %s", s.Database())
+	}
+	// variables and SET options
+	r = run(t, s, "SET NOCOUNT ON; SET ANSI_NULLS ON; SET TEXTSIZE 2147483647; SET TRANSACTION ISOLATION LEVEL READ COMMITTED; DECLARE @b uniqueidentifier = (SELECT backup_job_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = N'mgc'); SELECT name FROM msdb.dbo.sysjobs WHERE job_id = @b")
+	if len(r.Errors()) != 0 || r.Results[0].Rows[0][0].Text() != "LSBackup_mgc" {
+		t.Errorf("declare: %v %v", r.Errors(), r.Results)
+	}
+	if s.Option("NOCOUNT") != "ON" {
+		t.Errorf("NOCOUNT option %q", s.Option("NOCOUNT"))
+	}
+	// variables do not survive the batch
+	r = run(t, s, "SELECT @b")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 137 {
+		t.Errorf("variable after batch: %v", got)
+	}
+}
+
+func TestParameters(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	r := &Recorder{}
+	params := []Param{{Name: "@p1", Type: TypeSysname, Value: NStr("MGC")}, {Name: "@p2", Type: TypeInt, Value: Int(4)}}
+	err := s.Execute(context.Background(), "SELECT database_id FROM sys.databases WHERE name = @p1 AND database_id > @p2", params, r)
+	if err != nil || len(r.Errors()) != 0 || r.Results[0].Rows[0][0].Text() != "5" {
+		t.Fatalf("params: %v %v %v", err, r.Errors(), r.Results)
+	}
+	// sp_executesql in a batch
+	rs := one(t, s, "EXEC sp_executesql N'SELECT @a + @b AS s', N'@a int, @b int', @a = 2, @b = 3")
+	if rs.Rows[0][0].Text() != "5" || rs.Columns[0].Name != "s" {
+		t.Errorf("sp_executesql: %v", rs.Rows)
+	}
+}
+
+func TestEffectsAreTyped(t *testing.T) {
+	s, b := newTestSession(t, true)
+	batch := `RESTORE LOG lsdb FROM DISK = N'D:\lscopy\mgc_1.trn' WITH NORECOVERY;
+		RESTORE LOG lsdb FROM DISK = N'D:\lscopy\mgc_2.trn' WITH STANDBY = N'D:\undo.tuf', STATS = 10;
+		RESTORE DATABASE lsdb WITH RECOVERY;
+		RESTORE HEADERONLY FROM DISK = N'D:\lscopy\mgc_1.trn';
+		BACKUP LOG mgc TO DISK = N'\\share\mgc_tail.trn' WITH NO_TRUNCATE, NORECOVERY;
+		ALTER DATABASE mgc SET PARTNER FAILOVER;
+		ALTER DATABASE mgc SET PARTNER SAFETY OFF;
+		ALTER DATABASE mgc SET PARTNER TIMEOUT 30;
+		ALTER DATABASE mgc SET WITNESS OFF;
+		ALTER DATABASE standbydb SET SINGLE_USER WITH ROLLBACK IMMEDIATE;
+		ALTER DATABASE mgc SET PARTNER = N'TCP://sqla2:5022';
+		KILL 57`
+	r := run(t, s, batch)
+	if len(r.Errors()) != 0 {
+		t.Fatalf("errors: %v", r.Errors())
+	}
+	ex := b.Executed()
+	if len(ex) != 12 {
+		t.Fatalf("executed %d effects, want 12", len(ex))
+	}
+	r1 := ex[0].(*RestoreStmt)
+	if r1.Kind != RestoreLog || r1.Database != "lsdb" || r1.Disks[0] != `D:\lscopy\mgc_1.trn` || !r1.Has("norecovery") {
+		t.Errorf("restore 1: %+v", r1)
+	}
+	if v, ok := ex[1].(*RestoreStmt).Get("STANDBY"); !ok || v.Text() != `D:\undo.tuf` {
+		t.Errorf("standby option: %v %v", v, ok)
+	}
+	if r3 := ex[2].(*RestoreStmt); r3.Kind != RestoreDatabase || len(r3.Disks) != 0 || !r3.Has("RECOVERY") {
+		t.Errorf("restore 3: %+v", r3)
+	}
+	if ex[3].(*RestoreStmt).Kind != RestoreHeaderOnly {
+		t.Errorf("headeronly: %+v", ex[3])
+	}
+	if bk := ex[4].(*BackupStmt); !bk.Log || !bk.Has("NO_TRUNCATE") || !bk.Has("NORECOVERY") || bk.Disks[0] != `\\share\mgc_tail.trn` {
+		t.Errorf("backup: %+v", bk)
+	}
+	want := []AlterDatabaseStmt{
+		{Database: "mgc", Option: "PARTNER", Action: "FAILOVER"},
+		{Database: "mgc", Option: "PARTNER", Action: "SAFETY", Value: "OFF"},
+		{Database: "mgc", Option: "PARTNER", Action: "TIMEOUT", Timeout: 30},
+		{Database: "mgc", Option: "WITNESS", Action: "OFF"},
+		{Database: "standbydb", Option: "SINGLE_USER", Termination: "ROLLBACK IMMEDIATE"},
+		{Database: "mgc", Option: "PARTNER", Action: "ADDRESS", Value: "TCP://sqla2:5022"},
+	}
+	for i, w := range want {
+		if got := *ex[5+i].(*AlterDatabaseStmt); got != w {
+			t.Errorf("alter %d: %+v, want %+v", i, got, w)
+		}
+	}
+	if k := ex[11].(*KillStmt); k.SPID != 57 {
+		t.Errorf("kill: %+v", k)
+	}
+}
+
+func TestExecProcedures(t *testing.T) {
+	s, b := newTestSession(t, true)
+	var got *ExecStmt
+	b.HandleProc("sp_update_job", func(_ context.Context, _ *SessionInfo, call *ExecStmt) (*EffectResult, error) {
+		got = call
+		return &EffectResult{RowsAffected: -1}, nil
+	})
+	b.HandleProc("sp_start_job", func(_ context.Context, _ *SessionInfo, call *ExecStmt) (*EffectResult, error) {
+		name, _ := call.Arg("job_name", 0)
+		return &EffectResult{Messages: []*Error{Info(14243, "Job '%s' started successfully.", name.Text())}, RowsAffected: -1}, nil
+	})
+	r := run(t, s, `DECLARE @b uniqueidentifier = (SELECT backup_job_id FROM msdb.dbo.log_shipping_primary_databases WHERE primary_database = N'mgc');
+		EXEC msdb.dbo.sp_update_job @job_id = @b, @enabled = 0;`)
+	if len(r.Errors()) != 0 || got == nil {
+		t.Fatalf("exec: %v", r.Errors())
+	}
+	if got.Proc.Database != "msdb" || got.Proc.Name != "sp_update_job" {
+		t.Errorf("proc %+v", got.Proc)
+	}
+	if v, ok := got.Arg("@JOB_ID", -1); !ok || v.T.Kind != KindUniqueIdentifier || v.Text() != "6F9619FF-8B86-D011-B42D-000000000259" {
+		t.Errorf("job_id arg %v %v", v, ok)
+	}
+	if v, _ := got.Arg("enabled", -1); v.Int64() != 0 || v.Null {
+		t.Errorf("enabled arg %v", v)
+	}
+	r = run(t, s, "EXEC msdb.dbo.sp_start_job N'LSCopy_mgc'")
+	if len(r.Messages) != 1 || r.Messages[0].Number != 14243 || r.Messages[0].Message != "Job 'LSCopy_mgc' started successfully." {
+		t.Errorf("start job messages %v", r.Messages)
+	}
+	// a bare identifier is a string argument
+	b.HandleProc("sp_delete_log_shipping_secondary_database", func(_ context.Context, _ *SessionInfo, call *ExecStmt) (*EffectResult, error) {
+		got = call
+		return nil, nil
+	})
+	run(t, s, "exec sp_delete_log_shipping_secondary_database mgc")
+	if v, _ := got.Arg("secondary_database", 0); v.Text() != "mgc" {
+		t.Errorf("bare identifier arg %v", v)
+	}
+}
+
+func TestPermissionsOfMonitoringLogin(t *testing.T) {
+	s, _ := newTestSession(t, false)
+	cases := []struct {
+		sql  string
+		nums []int32
+	}{
+		{"RESTORE LOG lsdb FROM DISK = N'x.trn' WITH NORECOVERY", []int32{3110, 3013}},
+		{"RESTORE HEADERONLY FROM DISK = N'x.trn'", []int32{262, 3013}},
+		{"ALTER DATABASE mgc SET PARTNER OFF", []int32{5011, 5069}},
+		{"EXEC msdb.dbo.sp_update_job @job_name = N'LSBackup_mgc', @enabled = 0", []int32{229}},
+		{"INSERT INTO mgc.dbo.messages (id) VALUES (1)", []int32{229}},
+	}
+	for _, c := range cases {
+		r := run(t, s, c.sql)
+		got := errNumbers(r)
+		if len(got) != len(c.nums) {
+			t.Errorf("%s: errors %v, want %v", c.sql, got, c.nums)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.nums[i] {
+				t.Errorf("%s: errors %v, want %v", c.sql, got, c.nums)
+			}
+		}
+	}
+}
+
+func TestInsert(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	r := run(t, s, "INSERT INTO mgc.dbo.messages (id, created_at, body) VALUES (51, SYSUTCDATETIME(), N'hello'), (52, NULL, N'x')")
+	if len(r.Errors()) != 0 || len(r.Counts) != 1 || r.Counts[0] != 2 {
+		t.Fatalf("insert: %v counts %v", r.Errors(), r.Counts)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM mgc.dbo.messages WHERE body = N'HELLO'"); got != "1" {
+		t.Errorf("inserted row not found: %s", got)
+	}
+	r = run(t, s, "INSERT INTO mgc.dbo.messages (id, nosuch) VALUES (1, 2)")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 207 {
+		t.Errorf("bad column: %v", got)
+	}
+	r = run(t, s, "INSERT INTO mgc.dbo.messages (id) VALUES ('x')")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 245 {
+		t.Errorf("bad value: %v", got)
+	}
+	r = run(t, s, "INSERT INTO lsdb.dbo.messages (id) VALUES (1)")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 927 {
+		t.Errorf("restoring db: %v", got)
+	}
+}
+
+func TestCancellation(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Execute(ctx, "WAITFOR DELAY '00:10:00'; SELECT 1", nil, &Recorder{}) }()
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "canceled") {
+			t.Errorf("cancelled batch returned %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("WAITFOR did not honour cancellation")
+	}
+}
+
+func TestParseNeverPanics(t *testing.T) {
+	inputs := []string{"", ";", "SELECT", "SELECT (", "SELECT 1 +", "SELECT CASE", "SELECT * FROM a JOIN", "EXEC", "RESTORE",
+		"ALTER DATABASE x SET", "SELECT [a", "SELECT /* x", "SELECT N'", "SELECT @", "SELECT 1e", "SELECT 0x1F", "DECLARE @x numeric(99)",
+		strings.Repeat("(", 5000) + "1", strings.Repeat("NOT ", 5000) + "1=1", "SELECT " + strings.Repeat("-", 5000) + "1"}
+	for _, in := range inputs {
+		_, _ = Parse(in)
+	}
+}

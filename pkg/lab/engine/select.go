@@ -1,0 +1,632 @@
+package engine
+
+import (
+	"errors"
+	"sort"
+	"strings"
+)
+
+// ResultSet is a result set: its columns and rows.
+type ResultSet struct {
+	Columns []Column
+	Rows    [][]Value
+}
+
+// selectPlan is a compiled SELECT.
+type selectPlan struct {
+	sc        *scope
+	from      []producer
+	where     *cexpr
+	agg       *aggState
+	groupKeys []*cexpr
+	having    *cexpr
+	outCols   []Column
+	outExprs  []*cexpr
+	assigns   []string
+	order     []orderKey
+	distinct  bool
+	top       *cexpr
+	noFrom    bool
+	st        *stmtCtx
+}
+
+type orderKey struct {
+	expr   *cexpr
+	outIdx int // ≥ 0: sort by this output column
+	desc   bool
+}
+
+// producer yields full-width rows of a FROM item.
+type producer struct {
+	lo, hi int
+	run    func(en *env) ([][]Value, error)
+}
+
+func hasAggregate(e Expr) bool {
+	found := false
+	var walk func(Expr)
+	walk = func(e Expr) {
+		if found || e == nil {
+			return
+		}
+		switch e := e.(type) {
+		case *FuncCall:
+			if aggregates[e.Name] {
+				found = true
+				return
+			}
+			for _, a := range e.Args {
+				walk(a)
+			}
+		case *Unary:
+			walk(e.X)
+		case *Binary:
+			walk(e.L)
+			walk(e.R)
+		case *Not:
+			walk(e.X)
+		case *IsNull:
+			walk(e.X)
+		case *InList:
+			walk(e.X)
+			for _, a := range e.List {
+				walk(a)
+			}
+		case *Like:
+			walk(e.X)
+			walk(e.Pattern)
+		case *Between:
+			walk(e.X)
+			walk(e.Lo)
+			walk(e.Hi)
+		case *Cast:
+			walk(e.X)
+		case *Case:
+			walk(e.Operand)
+			for _, w := range e.Whens {
+				walk(w.Cond)
+				walk(w.Result)
+			}
+			walk(e.Else)
+		}
+	}
+	walk(e)
+	return found
+}
+
+// compileSelect binds and types a SELECT. parent is the enclosing scope for correlated subqueries.
+func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, error) {
+	p := &selectPlan{st: st, sc: &scope{parent: parent}, distinct: s.Distinct}
+	for _, te := range s.From {
+		pr, err := p.addSource(te)
+		if err != nil {
+			return nil, err
+		}
+		p.from = append(p.from, pr)
+	}
+	p.noFrom = len(s.From) == 0
+	c := &compiler{st: st, sc: p.sc}
+	var err error
+	if s.Where != nil {
+		if hasAggregate(s.Where) {
+			return nil, NewError(147, 15, 1, "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.")
+		}
+		if p.where, err = c.compile(s.Where); err != nil {
+			return nil, err
+		}
+	}
+	grouped := len(s.GroupBy) > 0 || s.Having != nil
+	for _, it := range s.Items {
+		if it.Expr != nil && hasAggregate(it.Expr) {
+			grouped = true
+		}
+	}
+	for _, o := range s.OrderBy {
+		if hasAggregate(o.Expr) {
+			grouped = true
+		}
+	}
+	if grouped {
+		p.agg = &aggState{grouped: map[[2]int]bool{}, groupBy: len(s.GroupBy) > 0}
+		for _, g := range s.GroupBy {
+			k, err := c.compile(g)
+			if err != nil {
+				return nil, err
+			}
+			if ref, ok := g.(*ColumnRef); ok {
+				if pos, ok := p.resolveLocal(ref); ok {
+					p.agg.grouped[[2]int{0, pos}] = true
+				}
+			}
+			p.groupKeys = append(p.groupKeys, k)
+		}
+		c.agg = p.agg
+	}
+	// select list
+	for _, it := range s.Items {
+		if it.Star {
+			if grouped {
+				return nil, ErrNotInGroupBy("*")
+			}
+			n := 0
+			for _, src := range p.sc.sources {
+				if it.StarOf != "" && !src.matches([]string{it.StarOf}) {
+					continue
+				}
+				for i, col := range src.cols {
+					pos := src.offset + i
+					t := col.Type
+					p.outCols = append(p.outCols, Column{Name: col.Name, Type: t, Nullable: true})
+					p.outExprs = append(p.outExprs, &cexpr{t: t, eval: func(en *env) (Value, error) { return en.row[pos], nil }})
+					n++
+				}
+			}
+			if n == 0 {
+				if it.StarOf != "" {
+					return nil, NewError(4104, 16, 1, "The multi-part identifier \"%s\" could not be bound.", it.StarOf)
+				}
+				return nil, NewError(263, 16, 1, "Must specify table to select from.")
+			}
+			continue
+		}
+		x, err := c.compile(it.Expr)
+		if err != nil {
+			return nil, err
+		}
+		name := it.Alias
+		if name == "" {
+			if ref, ok := it.Expr.(*ColumnRef); ok {
+				name = ref.Parts[len(ref.Parts)-1]
+			}
+		}
+		t := x.t
+		if t.Kind == KindUnknown {
+			t = TypeInt
+		}
+		p.outCols = append(p.outCols, Column{Name: name, Type: t, Nullable: true})
+		p.outExprs = append(p.outExprs, x)
+		if it.AssignVar != "" {
+			v, ok := st.sess.vars[strings.ToLower(it.AssignVar)]
+			if !ok {
+				return nil, ErrUndeclaredVariable(it.AssignVar)
+			}
+			_ = v
+			p.assigns = append(p.assigns, it.AssignVar)
+		} else if len(p.assigns) > 0 {
+			return nil, NewError(141, 15, 1, "A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.")
+		}
+	}
+	if len(p.assigns) > 0 && len(p.assigns) != len(p.outExprs) {
+		return nil, NewError(141, 15, 1, "A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.")
+	}
+	if s.Having != nil {
+		if p.having, err = c.compile(s.Having); err != nil {
+			return nil, err
+		}
+	}
+	for _, o := range s.OrderBy {
+		k := orderKey{outIdx: -1, desc: o.Desc}
+		if lit, ok := o.Expr.(*Literal); ok && lit.Val.T.IsInteger() {
+			n := int(lit.Val.i)
+			if n < 1 || n > len(p.outCols) {
+				return nil, NewError(108, 15, 1, "The ORDER BY position number %d is out of range of the number of items in the select list.", n)
+			}
+			k.outIdx = n - 1
+		} else if ref, ok := o.Expr.(*ColumnRef); ok && len(ref.Parts) == 1 {
+			for i, it := range s.Items {
+				if it.Alias != "" && strings.EqualFold(it.Alias, ref.Parts[0]) {
+					k.outIdx = i
+					break
+				}
+			}
+		}
+		if k.outIdx < 0 {
+			if k.expr, err = c.compile(o.Expr); err != nil {
+				return nil, err
+			}
+		}
+		p.order = append(p.order, k)
+	}
+	if s.Top != nil {
+		tc := &compiler{st: st, sc: parent}
+		if p.top, err = tc.compile(s.Top); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// resolveLocal finds the row position of a column reference in this select's own sources.
+func (p *selectPlan) resolveLocal(ref *ColumnRef) (int, bool) {
+	name := ref.Parts[len(ref.Parts)-1]
+	quals := ref.Parts[:len(ref.Parts)-1]
+	for _, s := range p.sc.sources {
+		if len(quals) > 0 && !s.matches(quals) {
+			continue
+		}
+		for i, c := range s.cols {
+			if strings.EqualFold(c.Name, name) {
+				return s.offset + i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// addSource adds a FROM item to the scope and returns its producer.
+func (p *selectPlan) addSource(te TableExpr) (producer, error) {
+	switch te := te.(type) {
+	case *TableRef:
+		rel, ref, err := p.st.table(te.Name)
+		if err != nil {
+			return producer{}, err
+		}
+		src := &source{alias: ref.Name, name: ref, cols: rel.Columns, offset: p.sc.width}
+		if te.Alias != "" {
+			src.alias, src.hasAs = te.Alias, true
+		}
+		if err := p.checkDuplicate(src); err != nil {
+			return producer{}, err
+		}
+		p.sc.sources = append(p.sc.sources, src)
+		p.sc.width += len(rel.Columns)
+		lo, n := src.offset, len(rel.Columns)
+		sc := p.sc
+		return producer{lo: lo, hi: lo + n, run: func(en *env) ([][]Value, error) {
+			out := make([][]Value, 0, len(rel.Rows))
+			for _, r := range rel.Rows {
+				row := nullRow(sc)
+				copy(row[lo:lo+n], r)
+				out = append(out, row)
+			}
+			return out, nil
+		}}, nil
+	case *DerivedTable:
+		sub, err := compileSelect(p.st, te.Select, p.sc.parent)
+		if err != nil {
+			return producer{}, err
+		}
+		src := &source{alias: te.Alias, hasAs: true, cols: sub.outCols, offset: p.sc.width}
+		if err := p.checkDuplicate(src); err != nil {
+			return producer{}, err
+		}
+		p.sc.sources = append(p.sc.sources, src)
+		p.sc.width += len(sub.outCols)
+		lo, n := src.offset, len(sub.outCols)
+		sc := p.sc
+		return producer{lo: lo, hi: lo + n, run: func(en *env) ([][]Value, error) {
+			rs, err := sub.run(en.outer)
+			if err != nil {
+				return nil, err
+			}
+			out := make([][]Value, 0, len(rs.Rows))
+			for _, r := range rs.Rows {
+				row := nullRow(sc)
+				copy(row[lo:lo+n], r)
+				out = append(out, row)
+			}
+			return out, nil
+		}}, nil
+	case *Join:
+		left, err := p.addSource(te.Left)
+		if err != nil {
+			return producer{}, err
+		}
+		right, err := p.addSource(te.Right)
+		if err != nil {
+			return producer{}, err
+		}
+		var on *cexpr
+		if te.On != nil {
+			if hasAggregate(te.On) {
+				return producer{}, NewError(4101, 15, 1, "Aggregates on the right side of an APPLY operator cannot reference columns from the left side.")
+			}
+			c := &compiler{st: p.st, sc: p.sc}
+			if on, err = c.compile(te.On); err != nil {
+				return producer{}, err
+			}
+		}
+		kind := te.Kind
+		return producer{lo: left.lo, hi: right.hi, run: func(en *env) ([][]Value, error) {
+			lrows, err := left.run(en)
+			if err != nil {
+				return nil, err
+			}
+			rrows, err := right.run(en)
+			if err != nil {
+				return nil, err
+			}
+			var out [][]Value
+			rightMatched := make([]bool, len(rrows))
+			ev := &env{ctx: en.ctx, st: en.st, outer: en.outer}
+			for i, l := range lrows {
+				if i%256 == 0 {
+					if err := en.ctx.Err(); err != nil {
+						return nil, err
+					}
+				}
+				matched := false
+				for j, r := range rrows {
+					row := append([]Value(nil), l...)
+					copy(row[right.lo:right.hi], r[right.lo:right.hi])
+					if on != nil {
+						ev.row = row
+						b, err := evalBool(ev, on)
+						if err != nil {
+							return nil, err
+						}
+						if b != triTrue {
+							continue
+						}
+					}
+					matched = true
+					rightMatched[j] = true
+					out = append(out, row)
+				}
+				if !matched && (kind == JoinLeft || kind == JoinFull) {
+					out = append(out, append([]Value(nil), l...))
+				}
+			}
+			if kind == JoinRight || kind == JoinFull {
+				for j, r := range rrows {
+					if !rightMatched[j] {
+						out = append(out, append([]Value(nil), r...))
+					}
+				}
+			}
+			return out, nil
+		}}, nil
+	}
+	return producer{}, ErrSyntax("FROM")
+}
+
+func (p *selectPlan) checkDuplicate(src *source) error {
+	for _, s := range p.sc.sources {
+		if strings.EqualFold(s.alias, src.alias) && (s.hasAs || src.hasAs || strings.EqualFold(s.name.Schema, src.name.Schema)) {
+			return NewError(1011, 16, 1, "The correlation name '%s' is specified multiple times in a FROM clause.", src.alias)
+		}
+	}
+	return nil
+}
+
+func nullRow(sc *scope) []Value {
+	row := make([]Value, sc.width)
+	for _, s := range sc.sources {
+		for i, c := range s.cols {
+			row[s.offset+i] = Null(c.Type)
+		}
+	}
+	return row
+}
+
+// run executes the plan. outer is the enclosing row environment (nil at top level).
+func (p *selectPlan) run(outer *env) (*ResultSet, error) {
+	ctx := p.st.ctx
+	en := &env{ctx: ctx, st: p.st, outer: outer}
+	// FROM: cross product of the comma-separated items
+	rows := [][]Value{nullRow(p.sc)}
+	for _, pr := range p.from {
+		part, err := pr.run(en)
+		if err != nil {
+			return nil, err
+		}
+		next := make([][]Value, 0, len(rows)*len(part))
+		for _, r := range rows {
+			for _, q := range part {
+				row := append([]Value(nil), r...)
+				copy(row[pr.lo:pr.hi], q[pr.lo:pr.hi])
+				next = append(next, row)
+			}
+		}
+		rows = next
+	}
+	if p.where != nil {
+		kept := rows[:0]
+		for i, r := range rows {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			en.row = r
+			b, err := evalBool(en, p.where)
+			if err != nil {
+				return nil, err
+			}
+			if b == triTrue {
+				kept = append(kept, r)
+			}
+		}
+		rows = kept
+	}
+	type outRow struct {
+		vals []Value
+		keys []Value
+	}
+	var out []outRow
+	emit := func(e *env) error {
+		o := outRow{vals: make([]Value, len(p.outExprs))}
+		for i, x := range p.outExprs {
+			v, err := x.eval(e)
+			if err != nil {
+				return err
+			}
+			if o.vals[i], err = Convert(v, p.outCols[i].Type); err != nil {
+				return err
+			}
+		}
+		for _, k := range p.order {
+			if k.outIdx >= 0 {
+				o.keys = append(o.keys, o.vals[k.outIdx])
+				continue
+			}
+			v, err := k.expr.eval(e)
+			if err != nil {
+				return err
+			}
+			o.keys = append(o.keys, v)
+		}
+		out = append(out, o)
+		return nil
+	}
+	if p.agg != nil {
+		groups, err := p.group(en, rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range groups {
+			ge := &env{ctx: ctx, st: p.st, outer: outer, row: g.rep, aggs: make([]Value, len(p.agg.specs))}
+			for i, spec := range p.agg.specs {
+				if ge.aggs[i], err = computeAgg(spec, ge, g.rows); err != nil {
+					return nil, err
+				}
+			}
+			if p.having != nil {
+				b, err := evalBool(ge, p.having)
+				if err != nil {
+					return nil, err
+				}
+				if b != triTrue {
+					continue
+				}
+			}
+			if err := emit(ge); err != nil {
+				return nil, err
+			}
+		}
+	} else {
+		for i, r := range rows {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			en.row = r
+			if err := emit(en); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if p.distinct {
+		var uniq []outRow
+		seen := map[string]bool{}
+		for _, o := range out {
+			k := rowKey(o.vals)
+			if !seen[k] {
+				seen[k] = true
+				uniq = append(uniq, o)
+			}
+		}
+		out = uniq
+	}
+	if len(p.order) > 0 {
+		var sortErr error
+		sort.SliceStable(out, func(i, j int) bool {
+			for k, ok := range p.order {
+				a, b := out[i].keys[k], out[j].keys[k]
+				var n int
+				switch {
+				case a.Null && b.Null:
+					n = 0
+				case a.Null:
+					n = -1
+				case b.Null:
+					n = 1
+				default:
+					var err error
+					if n, err = Compare(a, b); err != nil && sortErr == nil {
+						sortErr = err
+					}
+				}
+				if ok.desc {
+					n = -n
+				}
+				if n != 0 {
+					return n < 0
+				}
+			}
+			return false
+		})
+		if sortErr != nil {
+			return nil, sortErr
+		}
+	}
+	if p.top != nil {
+		tv, err := p.top.eval(&env{ctx: ctx, st: p.st, outer: outer})
+		if err != nil {
+			return nil, err
+		}
+		n, err := Convert(tv, TypeBigInt)
+		if err != nil || n.Null || n.i < 0 {
+			return nil, NewError(1060, 16, 1, "The number of rows provided for a TOP or FETCH clauses row count parameter must be an integer.")
+		}
+		if int64(len(out)) > n.i {
+			out = out[:n.i]
+		}
+	}
+	rs := &ResultSet{Columns: p.outCols, Rows: make([][]Value, len(out))}
+	for i, o := range out {
+		rs.Rows[i] = o.vals
+	}
+	return rs, nil
+}
+
+type group struct {
+	rep  []Value
+	rows [][]Value
+}
+
+func (p *selectPlan) group(en *env, rows [][]Value) ([]*group, error) {
+	if !p.agg.groupBy {
+		g := &group{rows: rows, rep: nullRow(p.sc)}
+		if len(rows) > 0 {
+			g.rep = rows[0]
+		}
+		return []*group{g}, nil
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, r := range rows {
+		en.row = r
+		keys := make([]Value, len(p.groupKeys))
+		for i, k := range p.groupKeys {
+			v, err := k.eval(en)
+			if err != nil {
+				return nil, err
+			}
+			keys[i] = v
+		}
+		key := rowKey(keys)
+		g, ok := index[key]
+		if !ok {
+			g = &group{rep: r}
+			index[key] = g
+			groups = append(groups, g)
+		}
+		g.rows = append(g.rows, r)
+	}
+	return groups, nil
+}
+
+// rowKey is an equality key for DISTINCT and GROUP BY (strings compared case-insensitively).
+func rowKey(vals []Value) string {
+	var b strings.Builder
+	for _, v := range vals {
+		if v.Null {
+			b.WriteString("\x00N")
+		} else if v.T.IsString() {
+			b.WriteString("\x00S" + foldString(v.s))
+		} else if v.T.IsNumber() {
+			r, err := toRat(v)
+			if err == nil {
+				b.WriteString("\x00D" + r.RatString())
+			}
+		} else {
+			b.WriteString("\x00V" + v.Text())
+		}
+	}
+	return b.String()
+}
+
+// errNoTable reports whether err means the backend has no such object.
+func errNoTable(err error) bool { return errors.Is(err, ErrNoSuchTable) }
