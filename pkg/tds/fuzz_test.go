@@ -198,10 +198,12 @@ func writeSeed(t *testing.T, fuzzName string, data []byte) {
 	}
 }
 
-// TestCaptureSeeds checks that captured go-mssqldb traffic parses, and with TDS_UPDATE_SEEDS=1
-// rewrites the seed corpora from it.
-func TestCaptureSeeds(t *testing.T) {
-	raw := captureClientTraffic(t)
+func zapNop() *zap.Logger { return zap.NewNop() }
+
+// checkCaptured parses every message of a captured client stream and, with TDS_UPDATE_SEEDS=1,
+// stores the PRELOGIN, LOGIN7 and RPC payloads and the stream itself as fuzz seeds.
+func checkCaptured(t *testing.T, raw []byte, user, password, database string) []byte {
+	t.Helper()
 	update := os.Getenv("TDS_UPDATE_SEEDS") == "1"
 	r := bytes.NewReader(raw)
 	var types []byte
@@ -230,7 +232,7 @@ func TestCaptureSeeds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.userName != "sa" || l.password != "pw" || l.database != "db1" {
+			if l.userName != user || l.password != password || l.database != database {
 				t.Fatalf("captured login %+v", l)
 			}
 			if update {
@@ -246,10 +248,16 @@ func TestCaptureSeeds(t *testing.T) {
 		}
 	}
 	if update {
-		// The whole stream, and its first 3 messages, for the packet reader.
 		writeSeed(t, "FuzzReadMessage", raw)
 		writeSeed(t, "FuzzReadMessage", raw[:min(len(raw), 600)])
 	}
+	return types
+}
+
+// TestCaptureSeeds checks that captured go-mssqldb traffic parses, and with TDS_UPDATE_SEEDS=1
+// rewrites the seed corpora from it.
+func TestCaptureSeeds(t *testing.T) {
+	types := checkCaptured(t, captureClientTraffic(t), "sa", "pw", "db1")
 	want := []byte{packetPrelogin, packetLogin7, packetSQLBatch, packetRPC, packetRPC, packetTransMgr, packetTransMgr}
 	if !bytes.Equal(types, want) {
 		t.Fatalf("captured message types % X, want % X", types, want)

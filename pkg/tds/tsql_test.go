@@ -2,6 +2,7 @@ package tds
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -56,6 +57,37 @@ func TestFreeTDSClient(t *testing.T) {
 			}
 		})
 	}
+	t.Run("captured LOGIN7 parses", func(t *testing.T) {
+		// FreeTDS lays out LOGIN7 differently from go-mssqldb (extension pointer before the library
+		// name, FeatureExt with UTF8_SUPPORT); capture it, parse it, and keep it as a fuzz seed.
+		h := newTestHandler()
+		srv, err := NewServer(zapNop(), h, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inner, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := &recordingListener{Listener: inner}
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(l) }()
+		_, p, _ := net.SplitHostPort(inner.Addr().String())
+		saved := port
+		port = p
+		run(t, "7.4", "sa", "rows 1\ngo\nexit\n")
+		port = saved
+		if err := srv.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Serve: %v", err)
+		}
+		l.mu.Lock()
+		raw := l.conns[0].Bytes()
+		l.mu.Unlock()
+		checkCaptured(t, raw, "sa", "pw", "")
+	})
 	t.Run("bad password", func(t *testing.T) {
 		out := run(t, "7.4", "nobody", "select 1\ngo\nexit\n")
 		if !strings.Contains(out, "18456") {
