@@ -209,7 +209,7 @@ func syntheticSets(n, backups int) (prin, mirr, sec []ResultSet, names []string)
 				wireGUID(forkGUID), wireGUID(forkGUID), false, fmt.Sprintf(`\\share\%s_%05d.trn`, name, k)})
 		}
 		recents = append(recents, rs)
-		restored = append(restored, ResultSet{Columns: backupCols, Rows: [][]any{{name, int64(1), lsnAt(backups/2 - 1), lsnAt(backups / 2),
+		restored = append(restored, ResultSet{Columns: backupCols, Rows: [][]any{{name, "SQLA", int64(1), lsnAt(backups/2 - 1), lsnAt(backups / 2),
 			base.Add(time.Duration(backups/2) * time.Minute), int64(-20), wireGUID(forkGUID), wireGUID(forkGUID), false, "x.trn"}}})
 	}
 	prin[6].Rows = [][]any{{wireGUID(backupJobID), "LSBackup", true, int64(1), ts("2026-11-28 07:10:00"), ts("2026-11-28 07:10:01")}}

@@ -47,7 +47,7 @@ var databasesCols = []string{"name", "state_desc", "is_read_only", "is_in_standb
 	"mirroring_failover_lsn", "mirroring_end_of_log_lsn", "recovery_fork_guid", "last_log_backup_lsn",
 	"redo_start_lsn", "redo_start_fork_guid"}
 
-var backupCols = []string{"destination_database_name", "backup_set_id", "first_lsn", "last_lsn", "backup_finish_date", "time_zone",
+var backupCols = []string{"destination_database_name", "server_name", "backup_set_id", "first_lsn", "last_lsn", "backup_finish_date", "time_zone",
 	"first_recovery_fork_guid", "last_recovery_fork_guid", "is_copy_only", "physical_device_name"}
 
 var recentCols = []string{"database_name", "server_name", "backup_set_id", "first_lsn", "last_lsn", "backup_finish_date", "time_zone",
@@ -168,7 +168,7 @@ func secondarySets(utc time.Time, restoredTZ any) []ResultSet {
 			{wireGUID(otherJobID), "syspolicy_purge_history", true, nil, nil, nil},
 		}},
 		{Columns: backupCols, Rows: [][]any{
-			{"mgc", int64(5), dec(lsn1), dec(lsn2), ts("2026-11-28 07:00:00"), restoredTZ, wireGUID(forkGUID), wireGUID(forkGUID), false, `D:\copy\mgc_20261128120000.trn`},
+			{"mgc", "SQLA", int64(5), dec(lsn1), dec(lsn2), ts("2026-11-28 07:00:00"), restoredTZ, wireGUID(forkGUID), wireGUID(forkGUID), false, `D:\copy\mgc_20261128120000.trn`},
 		}},
 	}
 }

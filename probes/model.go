@@ -208,6 +208,9 @@ type LastGood struct {
 	LastBackupUTC  time.Time `json:"last_backup_utc,omitempty"`
 	// RecentLogBackups are the principal's newest log backups (newest first).
 	RecentLogBackups []LogBackup `json:"recent_log_backups,omitempty"`
+	// PartnerSkew is the last measured clock skew between the site-A partners (Snapshot.PartnerSkew),
+	// kept from earlier observations while only one partner answers.
+	PartnerSkew time.Duration `json:"partner_skew"`
 }
 
 // IsZero reports whether there is no observation.
@@ -228,6 +231,10 @@ func UpdateLastGood(prev LastGood, s *Snapshot, db string) LastGood {
 		ClockUncertainty: p.RTT / 2,
 		LastLogBackupLSN: pd.LastLogBackupLSN,
 		RecentLogBackups: append([]LogBackup(nil), pd.RecentLogBackups...),
+		PartnerSkew:      prev.PartnerSkew,
+	}
+	if skew, ok := s.PartnerSkew(); ok {
+		lg.PartnerSkew = skew
 	}
 	if pd.LSPrimary != nil {
 		lg.LastBackupFile, lg.LastBackupUTC = pd.LSPrimary.LastBackupFile, pd.LSPrimary.LastBackupUTC
@@ -256,9 +263,11 @@ type Window struct {
 // secondary will hold after the final copy and restore (HeldAfterFinalRestore over the principal's
 // backups from this snapshot, or from last when no principal answered). While a principal answers in
 // s, the window is live: now_primary − R, where now_primary is its SYSUTCDATETIME() in s, with an
-// uncertainty of half that probe's round trip. Otherwise the outage has started and the window is
-// frozen at F − R, F = last.PrincipalUTC + (firstFailed − last.ObservedAt) on the controller's clock;
-// its uncertainty is that gap plus last.ClockUncertainty. firstFailed is the controller's time of the
+// uncertainty of half that probe's round trip plus the estimated skew between the partners' clocks
+// (R may come from the other partner's clock after a mirroring failover). Otherwise the outage has
+// started and the window is frozen at F − R, F = last.PrincipalUTC + (firstFailed − last.ObservedAt)
+// on the controller's clock; its uncertainty is that gap plus last.ClockUncertainty plus
+// last.PartnerSkew. firstFailed is the controller's time of the
 // first failed probe of the outage; zero means this snapshot's probe was the first.
 func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time) Window {
 	_, sd := secondaryDB(s, db)
@@ -290,7 +299,11 @@ func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time
 	}
 	r := held.FinishUTC
 	if live {
-		return Window{Value: nonNegative(p.ServerUTC.Sub(r)), Uncertainty: p.RTT / 2, Known: true,
+		skew, ok := s.PartnerSkew()
+		if !ok {
+			skew = last.PartnerSkew
+		}
+		return Window{Value: nonNegative(p.ServerUTC.Sub(r)), Uncertainty: p.RTT/2 + skew, Known: true,
 			Reason: "live: principal clock minus R"}
 	}
 	if last.IsZero() {
@@ -304,7 +317,7 @@ func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time
 		gap = 0
 	}
 	f := last.PrincipalUTC.Add(gap)
-	return Window{Value: nonNegative(f.Sub(r)), Uncertainty: gap + last.ClockUncertainty, Known: true, Frozen: true,
+	return Window{Value: nonNegative(f.Sub(r)), Uncertainty: gap + last.ClockUncertainty + last.PartnerSkew, Known: true, Frozen: true,
 		Reason: "frozen: F minus R"}
 }
 

@@ -177,8 +177,10 @@ func TestPendingAndHeld(t *testing.T) {
 func TestDataLossWindowLiveAndFrozen(t *testing.T) {
 	s := healthySnapshot(t)
 	w := DataLossWindow(s, "mgc", LastGood{}, time.Time{})
-	if !w.Known || w.Frozen || w.Value != 7*time.Minute || w.Uncertainty != 10*time.Millisecond {
-		t.Fatalf("live window = %+v, want 7m (12:12 − 12:05) ± 10ms", w)
+	// Uncertainty: half the principal's round trip (10ms) + partner skew (same clocks: spread 0, plus
+	// the 10ms uncertainty of each offset estimate).
+	if !w.Known || w.Frozen || w.Value != 7*time.Minute || w.Uncertainty != 20*time.Millisecond {
+		t.Fatalf("live window = %+v, want 7m (12:12 − 12:05) ± 20ms", w)
 	}
 	last := UpdateLastGood(LastGood{}, s, "mgc")
 	if last.Instance != "sqla" || !last.PrincipalUTC.Equal(ts("2026-11-28 12:12:00")) || last.ObservedAt != t0.Add(20*time.Millisecond) {
@@ -195,8 +197,8 @@ func TestDataLossWindowLiveAndFrozen(t *testing.T) {
 		t.Error("a failed probe must keep the last good observation")
 	}
 	w = DataLossWindow(out, "mgc", last, time.Time{})
-	if !w.Known || !w.Frozen || w.Value != 7*time.Minute+30*time.Second || w.Uncertainty != 30*time.Second+10*time.Millisecond {
-		t.Fatalf("frozen window = %+v, want 7m30s ± 30.01s", w)
+	if !w.Known || !w.Frozen || w.Value != 7*time.Minute+30*time.Second || w.Uncertainty != 30*time.Second+20*time.Millisecond {
+		t.Fatalf("frozen window = %+v, want 7m30s ± 30.02s", w)
 	}
 	// Ten minutes later the window has not grown.
 	later := *out
@@ -207,6 +209,35 @@ func TestDataLossWindowLiveAndFrozen(t *testing.T) {
 	// No last good observation (e.g. started during the outage without state): unknown, never zero.
 	if w := DataLossWindow(out, "mgc", LastGood{}, firstFailed); w.Known {
 		t.Errorf("window without a last good = %+v", w)
+	}
+}
+
+func TestDataLossWindowPartnerSkew(t *testing.T) {
+	// The mirror's clock is 10 minutes behind the principal's: R may come from either clock after a
+	// failover, so the skew is part of the uncertainty, and it is remembered in the last good
+	// observation for the outage.
+	s := healthySnapshot(t)
+	s.Instances[1].ServerUTC = s.Instances[1].ServerUTC.Add(-10 * time.Minute)
+	skew, ok := s.PartnerSkew()
+	if !ok || skew != 10*time.Minute+10*time.Millisecond {
+		t.Fatalf("partner skew = %v %v", skew, ok)
+	}
+	w := DataLossWindow(s, "mgc", LastGood{}, time.Time{})
+	if w.Value != 7*time.Minute || w.Uncertainty != 10*time.Minute+20*time.Millisecond {
+		t.Errorf("live window with skew = %+v", w)
+	}
+	last := UpdateLastGood(LastGood{}, s, "mgc")
+	// Next cycle the mirror is down: the skew cannot be measured, the remembered one is used.
+	s.Instances[1] = downInstance("sqlb", SiteA, RolePartner, t0)
+	if _, ok := s.PartnerSkew(); ok {
+		t.Error("skew needs two partners")
+	}
+	last = UpdateLastGood(last, s, "mgc")
+	if last.PartnerSkew != 10*time.Minute+10*time.Millisecond {
+		t.Errorf("remembered skew = %v", last.PartnerSkew)
+	}
+	if w := DataLossWindow(s, "mgc", last, time.Time{}); w.Uncertainty != 10*time.Minute+20*time.Millisecond {
+		t.Errorf("live window with remembered skew = %+v", w)
 	}
 }
 

@@ -651,27 +651,21 @@ func parseJobsSet(set *ResultSet) (map[GUID]Job, error) {
 // parseLogBackups reads backupset rows (newest restored, or recent backups). When server is not "",
 // rows whose server_name differs (rows written by RESTORE of another server's backups) are dropped.
 func parseLogBackups(set *ResultSet, server string) ([]LogBackup, error) {
-	names := []string{"backup_set_id", "first_lsn", "last_lsn", "backup_finish_date", "time_zone",
-		"first_recovery_fork_guid", "last_recovery_fork_guid", "is_copy_only", "physical_device_name"}
-	if server != "" {
-		names = append(names, "server_name")
-	}
-	c, err := need(set, names...)
+	c, err := need(set, "server_name", "backup_set_id", "first_lsn", "last_lsn", "backup_finish_date", "time_zone",
+		"first_recovery_fork_guid", "last_recovery_fork_guid", "is_copy_only", "physical_device_name")
 	if err != nil {
 		return nil, fmt.Errorf("backupset: %w", err)
 	}
 	out := make([]LogBackup, 0, len(set.Rows))
 	for r, row := range set.Rows {
-		if server != "" {
-			sn, _, err := c.str(row, "server_name")
-			if err != nil {
-				return nil, fmt.Errorf("backupset row %d: %w", r+1, err)
-			}
-			if !strings.EqualFold(sn, server) {
-				continue
-			}
+		sn, _, err := c.str(row, "server_name")
+		if err != nil {
+			return nil, fmt.Errorf("backupset row %d: %w", r+1, err)
 		}
-		var b LogBackup
+		if server != "" && !strings.EqualFold(sn, server) {
+			continue
+		}
+		b := LogBackup{Server: sn}
 		var id, tz int64
 		var tzKnown bool
 		var ec errOnce

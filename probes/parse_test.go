@@ -98,7 +98,7 @@ func TestParseSecondary(t *testing.T) {
 		t.Errorf("restore job = %+v", d.RestoreJob)
 	}
 	n := d.NewestRestoredLog
-	if n == nil || n.LastLSN.String() != lsn2 || !n.FinishUTC.Equal(ts("2026-11-28 12:00:00")) {
+	if n == nil || n.LastLSN.String() != lsn2 || !n.FinishUTC.Equal(ts("2026-11-28 12:00:00")) || n.Server != "SQLA" {
 		t.Fatalf("newest restored = %+v", n)
 	}
 	// time_zone 127: the finish time is unknown, never guessed.

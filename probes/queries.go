@@ -101,11 +101,11 @@ LEFT JOIN msdb.dbo.sysjobactivity AS a ON a.job_id = j.job_id;`
 // One statement per database keeps TOP (1) per database without window functions.
 //   - msdb.dbo.restorehistory (§3.1): restore_history_id (identity: newest = highest);
 //     destination_database_name; restore_type ('L' = log); backup_set_id.
-//   - msdb.dbo.backupset (§3.1): backup_set_id; first_lsn, last_lsn (numeric(25,0), last_lsn
-//     exclusive); backup_finish_date (the primary's local time, §8 Q11); time_zone (15-minute steps,
+//   - msdb.dbo.backupset (§3.1): backup_set_id; server_name (the server that took the backup, §8 Q11);
+//     first_lsn, last_lsn (numeric(25,0), last_lsn exclusive); backup_finish_date (the primary's local time, §8 Q11); time_zone (15-minute steps,
 //     127 unknown); first_recovery_fork_guid, last_recovery_fork_guid; is_copy_only.
 //   - msdb.dbo.backupmediafamily (§3.1): media_set_id; physical_device_name (the file path).
-const stmtNewestRestored = `SELECT TOP (1) rh.destination_database_name, bs.backup_set_id, bs.first_lsn, bs.last_lsn,
+const stmtNewestRestored = `SELECT TOP (1) rh.destination_database_name, bs.server_name, bs.backup_set_id, bs.first_lsn, bs.last_lsn,
  bs.backup_finish_date, bs.time_zone, bs.first_recovery_fork_guid, bs.last_recovery_fork_guid, bs.is_copy_only,
  mf.physical_device_name
 FROM msdb.dbo.restorehistory AS rh

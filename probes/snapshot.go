@@ -528,6 +528,9 @@ type Job struct {
 type LogBackup struct {
 	// BackupSetID is backup_set_id on the instance that reported it.
 	BackupSetID int32
+	// Server is backupset.server_name: the server that took the backup (on a secondary, the primary
+	// whose backup was restored).
+	Server string
 	// FirstLSN is first_lsn (inclusive).
 	FirstLSN LSN
 	// LastLSN is last_lsn (exclusive upper bound).
@@ -658,6 +661,39 @@ func (s *Snapshot) AnyAlive(site Site) bool {
 		}
 	}
 	return false
+}
+
+// PartnerSkew estimates the clock skew between the site-A partners: the spread (max − min) of their
+// ClockOffset estimates, plus the largest offset uncertainty. After a mirroring failover the newest
+// log backup may come from the other partner's clock than the current principal's, so the data-loss
+// window's uncertainty includes it. ok is false unless at least two partners answered.
+func (s *Snapshot) PartnerSkew() (skew time.Duration, ok bool) {
+	var lo, hi, unc time.Duration
+	n := 0
+	for k := range s.Instances {
+		in := &s.Instances[k]
+		if in.Role != RolePartner {
+			continue
+		}
+		off, u, good := in.ClockOffset()
+		if !good {
+			continue
+		}
+		if n == 0 || off < lo {
+			lo = off
+		}
+		if n == 0 || off > hi {
+			hi = off
+		}
+		if u > unc {
+			unc = u
+		}
+		n++
+	}
+	if n < 2 {
+		return 0, false
+	}
+	return hi - lo + unc, true
 }
 
 // WritableCopies returns the instances on which the database is writable now. More than one is a
