@@ -83,9 +83,12 @@ type Session interface {
 	Batch(ctx context.Context, w *ResultWriter, sql string) error
 	// RPC executes a remote procedure call (sp_executesql or a procedure by name).
 	RPC(ctx context.Context, w *ResultWriter, call *RPCCall) error
-	// Reset is called before a request whose header carries RESETCONNECTION: the session must return to
-	// its state right after login (database, options). The server rolls back any open transaction
-	// first.
+	// Reset is called before a request whose header carries RESETCONNECTION (every request on a
+	// connection newly taken from a database/sql pool): the session must return to its state right
+	// after login (database, SET options) and roll back any open transaction. The server forgets its
+	// transaction descriptor first (unless the client asked to keep the transaction), and announces a
+	// database change with ENVCHANGE if Database() differs afterwards. An error built from *Error values
+	// fails the request.
 	Reset(ctx context.Context) error
 	// Close is called once when the connection ends.
 	Close() error

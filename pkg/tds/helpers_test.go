@@ -363,6 +363,8 @@ func (s *testSession) RPC(ctx context.Context, w *ResultWriter, call *RPCCall) e
 			return err
 		}
 		return w.ReturnStatus(7)
+	case "dbo.sp_exec": // a session that runs a by-name call as EXEC in a proc block
+		return s.exec(ctx, w, "exec 5", nil)
 	case "dbo.sp_fail":
 		if err := w.Message(&Error{Number: 14262, State: 1, Class: 16, Message: "The specified @job_name ('x') does not exist.", ProcName: "sp_verify_job_identifiers"}); err != nil {
 			return err

@@ -299,6 +299,20 @@ func TestParameters(t *testing.T) {
 		if me.ProcName != "sp_verify_job_identifiers" {
 			t.Fatalf("proc name %q", me.ProcName)
 		}
+		// A proc block inside an RPC sets the RPC's return status; exactly one RETURNSTATUS is sent.
+		rows, err := db.QueryContext(ctx, "dbo.sp_exec", &rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seven int
+		for rows.Next() {
+			if err := rows.Scan(&seven); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := rows.Close(); err != nil || seven != 7 || rs != 5 {
+			t.Fatalf("sp_exec: row %d status %d err %v", seven, rs, err)
+		}
 		_, err = db.ExecContext(ctx, "dbo.nosuch")
 		if got := errorNumbers(t, err); fmt.Sprint(got) != "[2812]" {
 			t.Fatalf("errors %v", got)
@@ -456,6 +470,9 @@ func TestIdleAttentions(t *testing.T) {
 			t.Fatalf("query %d: %d, %v", i, n, err)
 		}
 	}
+	// go-mssqldb's QueryRow races its own cancellation against the reply; every such attention
+	// must have been acknowledged, or a query above would have failed after 5 s.
+	t.Logf("idle attentions acknowledged: %d", ts.srv.idleAttentions.Load())
 }
 
 func TestResetConnection(t *testing.T) {

@@ -192,6 +192,33 @@ func TestRawProtocol(t *testing.T) {
 			t.Fatalf("ignored batch reply % X", m.data)
 		}
 	})
+	t.Run("attention mid-request", func(t *testing.T) {
+		c := dialRaw(t, ts.addr)
+		c.login("sa", "pw", verTDS74)
+		for i := 0; i < 3; i++ {
+			c.send(packetSQLBatch, statusEOM, batchPayload("wait"), 4096)
+			var hdr [headerLen]byte
+			if _, err := io.ReadFull(c.nc, hdr[:]); err != nil {
+				t.Fatal(err)
+			}
+			if hdr[1] != 0 {
+				t.Fatalf("flushed packet has status %d, want 0 (not final)", hdr[1])
+			}
+			first := make([]byte, int(binary.BigEndian.Uint16(hdr[2:]))-headerLen)
+			if _, err := io.ReadFull(c.nc, first); err != nil {
+				t.Fatal(err)
+			}
+			c.send(packetAttention, statusEOM, nil, 4096)
+			rest := c.recv().data
+			if !bytes.HasSuffix(rest, doneFinalAttn) || bytes.Count(append(first, rest...), doneFinalAttn) != 1 {
+				t.Fatalf("reply after attention: % X | % X", first, rest)
+			}
+			c.send(packetSQLBatch, statusEOM, batchPayload("select 4"), 4096)
+			if m := c.recv(); !bytes.Contains(m.data, []byte{tokenRow, 4, 4, 0, 0, 0}) {
+				t.Fatalf("request after attention: % X", m.data)
+			}
+		}
+	})
 	t.Run("TDS 7.1 refused", func(t *testing.T) {
 		c := dialRaw(t, ts.addr)
 		m := c.login("sa", "pw", 0x71000001)

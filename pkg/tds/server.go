@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -109,6 +110,8 @@ type Server struct {
 	spids     map[uint16]*conn
 	nextSPID  uint16
 	wg        sync.WaitGroup
+
+	idleAttentions atomic.Int64 // attentions acknowledged outside a request (for tests and logs)
 }
 
 // NewServer returns a server that authenticates logins and runs sessions with h.

@@ -154,6 +154,7 @@ func (c *conn) handle(r *request) error {
 	defer r.cancel()
 	m := r.msg
 	if m.typ == packetAttention {
+		c.srv.idleAttentions.Add(1)
 		c.pw.begin(packetReply)
 		if err := c.pw.write(appendDone(nil, tokenDone, doneAttn, 0, 0)); err != nil {
 			return err

@@ -94,6 +94,21 @@ func TestDoneMoreDiscipline(t *testing.T) {
 			t.Fatalf("reply\n got % X\nwant % X", got, want)
 		}
 	})
+	t.Run("proc block inside an RPC", func(t *testing.T) {
+		w, buf := newTestWriter(t, kindRPC, &RPCCall{})
+		must(t, w.BeginProc())
+		must(t, w.Message(&Error{Number: 14262, Class: 16}))
+		must(t, w.EndProc(1))
+		must(t, w.finish(nil, false, false))
+		var want []byte
+		want = appendMessage(want, &Error{Number: 14262, Class: 16}, "S")
+		want = appendDone(want, tokenDoneInProc, doneMore|doneError, 0, 0)
+		want = append(want, tokenReturnStatus, 1, 0, 0, 0)
+		want = appendDone(want, tokenDoneProc, doneError, CmdExecute, 0)
+		if got := payload(t, buf.Bytes()); !bytes.Equal(got, want) {
+			t.Fatalf("reply\n got % X\nwant % X", got, want)
+		}
+	})
 	t.Run("returned errors end the batch with DONE_ERROR", func(t *testing.T) {
 		w, buf := newTestWriter(t, kindBatch, nil)
 		must(t, w.Done())

@@ -293,7 +293,9 @@ func (w *ResultWriter) BeginProc() error {
 	return nil
 }
 
-// EndProc ends a BeginProc block with RETURNSTATUS status and DONEPROC.
+// EndProc ends a BeginProc block with RETURNSTATUS status and DONEPROC. Inside an RPC, the outermost
+// block is the RPC's own procedure: EndProc then only sets the RPC's return status (as ReturnStatus
+// does), because the server ends every RPC with one RETURNSTATUS and the final DONEPROC.
 func (w *ResultWriter) EndProc(status int32) error {
 	if err := w.check(); err != nil {
 		return err
@@ -307,6 +309,12 @@ func (w *ResultWriter) EndProc(status int32) error {
 		}
 	}
 	w.procs--
+	if w.kind == kindRPC && w.procs == 0 {
+		// The procedure is the RPC itself (a session that runs a by-name call as EXEC): its status
+		// is the RPC's, sent once by the server with the final DONEPROC.
+		w.retStat = status
+		return nil
+	}
 	b := binary.LittleEndian.AppendUint32([]byte{tokenReturnStatus}, uint32(status))
 	if err := w.emit(b); err != nil {
 		return err
@@ -424,6 +432,9 @@ func (w *ResultWriter) finish(errs []*Error, attn bool, fatal bool) error {
 // endProcUnchecked closes an open BeginProc block at the end of a request, ignoring cancellation.
 func (w *ResultWriter) endProcUnchecked() error {
 	w.procs--
+	if w.kind == kindRPC && w.procs == 0 {
+		return nil
+	}
 	b := binary.LittleEndian.AppendUint32([]byte{tokenReturnStatus}, 0)
 	if err := w.emit(b); err != nil {
 		return err
