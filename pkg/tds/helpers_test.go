@@ -36,10 +36,11 @@ type testHandler struct {
 	closed    atomic.Int64
 	tranLog   []string
 	databases map[string]bool
+	waiting   chan struct{} // receives a value when a "wait" command starts waiting
 }
 
 func newTestHandler() *testHandler {
-	return &testHandler{databases: map[string]bool{"master": true, "db1": true, "db2": true}}
+	return &testHandler{databases: map[string]bool{"master": true, "db1": true, "db2": true}, waiting: make(chan struct{}, 100)}
 }
 
 func (h *testHandler) Login(_ context.Context, req LoginRequest) (Session, error) {
@@ -262,6 +263,10 @@ func (s *testSession) exec(ctx context.Context, w *ResultWriter, stmt string, pa
 		}
 		if err := w.Flush(); err != nil {
 			return err
+		}
+		select {
+		case s.h.waiting <- struct{}{}:
+		default:
 		}
 		select {
 		case <-ctx.Done():

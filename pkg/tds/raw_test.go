@@ -238,6 +238,26 @@ func TestRawProtocol(t *testing.T) {
 		}
 		c.expectClosed()
 	})
+	t.Run("FEDAUTH refused", func(t *testing.T) {
+		c := dialRaw(t, ts.addr)
+		c.send(packetPrelogin, statusEOM, preloginReply(Version{Major: 1}, true), 4096)
+		c.recv()
+		l := buildLogin7("sa", "pw", "", verTDS74, 4096, 0)
+		// fExtension: ibExtension points at a DWORD holding the FeatureExt offset.
+		l[27] |= fExtension
+		ext := len(l)
+		binary.LittleEndian.PutUint16(l[56:], uint16(ext))
+		binary.LittleEndian.PutUint16(l[58:], 4)
+		l = binary.LittleEndian.AppendUint32(l, uint32(ext+4))
+		l = append(l, featureFedAuth, 1, 0, 0, 0, 0x01, featureTerm)
+		binary.LittleEndian.PutUint32(l[0:], uint32(len(l)))
+		c.send(packetLogin7, statusEOM, l, 4096)
+		m := c.recv()
+		if !bytes.Contains(m.data, binary.LittleEndian.AppendUint32(nil, 18456)) || !bytes.HasSuffix(m.data, doneFinalErr) {
+			t.Fatalf("reply % X", m.data)
+		}
+		c.expectClosed()
+	})
 	t.Run("malformed RPC gets an error and the connection lives", func(t *testing.T) {
 		c := dialRaw(t, ts.addr)
 		c.login("sa", "pw", verTDS74)
@@ -253,6 +273,44 @@ func TestRawProtocol(t *testing.T) {
 			t.Fatalf("batch after bad RPC: % X", m.data)
 		}
 	})
+}
+
+func TestLoginTimeout(t *testing.T) {
+	ts := startServer(t, Options{LoginTimeout: 200 * time.Millisecond})
+	c := dialRaw(t, ts.addr)
+	c.expectClosed() // a client that never sends PRELOGIN is dropped
+	c2 := dialRaw(t, ts.addr)
+	c2.send(packetPrelogin, statusEOM, preloginReply(Version{Major: 1}, false), 4096)
+	c2.recv()
+	c2.expectClosed() // nor LOGIN7
+}
+
+func TestCloseDuringRequest(t *testing.T) {
+	ts := startServer(t, Options{})
+	db := ts.open(t, "")
+	ctx := ctxT(t)
+	res := make(chan error, 1)
+	go func() {
+		_, err := db.ExecContext(ctx, "wait")
+		res <- err
+	}()
+	select {
+	case <-ts.h.waiting:
+	case <-ctx.Done():
+		t.Fatal("wait never started")
+	}
+	if err := ts.srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-res; err == nil {
+		t.Fatal("request survived Close")
+	}
+	if n := len(ts.srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions after Close", n)
+	}
+	if ts.h.closed.Load() != 1 {
+		t.Fatalf("session Close called %d times", ts.h.closed.Load())
+	}
 }
 
 // TestMalformedInputIsolated sends broken input on many connections while a healthy go-mssqldb
