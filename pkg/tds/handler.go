@@ -13,6 +13,17 @@
 //     sent as nvarchar(n) with the value right-padded to n characters, as SQL Server pads char values.
 //   - The writer sets DONE_MORE on every done token except the last one of a reply; sessions never
 //     deal with it.
+//   - Every ATTENTION is acknowledged with exactly one DONE_ATTN: at the end of the reply it
+//     interrupted (the request's context is cancelled), or as a reply of its own when it arrives while
+//     no request runs (go-mssqldb's QueryRow and pymssql's connect send such idle attentions).
+//
+// Limitations: no TLS (not even login-only), no MARS, no SSPI/federated authentication (18456), no
+// bulk load (the connection is closed). RPCs by well-known id other than sp_executesql (sp_prepare,
+// cursors) reach the Session by name like any other procedure.
+//
+// Robustness: a malformed, truncated or oversized message closes only its own connection, with a log
+// line; a panic in the Handler or Session closes only its connection; login must finish within
+// Options.LoginTimeout.
 package tds
 
 import (

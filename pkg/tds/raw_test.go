@@ -191,6 +191,10 @@ func TestRawProtocol(t *testing.T) {
 		if m := c.recv(); !bytes.Equal(m.data, doneFinalErr) {
 			t.Fatalf("ignored batch reply % X", m.data)
 		}
+		c.send(packetRPC, statusEOM|statusIgnore, []byte{1, 2, 3}, 4096)
+		if m := c.recv(); !bytes.Equal(m.data, doneFinalErr) {
+			t.Fatalf("ignored RPC reply % X", m.data)
+		}
 	})
 	t.Run("attention mid-request", func(t *testing.T) {
 		c := dialRaw(t, ts.addr)

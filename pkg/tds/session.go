@@ -169,7 +169,7 @@ func (c *conn) handle(r *request) error {
 		return fmt.Errorf("unexpected packet type 0x%02X after login", m.typ)
 	}
 	kind := kindBatch
-	if m.typ == packetRPC {
+	if m.typ == packetRPC && !m.ignore {
 		kind = kindRPC
 	}
 	w = newResultWriter(r.ctx, c, kind, nil)

@@ -81,8 +81,8 @@ func (w *ResultWriter) emit(b []byte) error {
 	if w.pending != nil {
 		d := w.pending
 		w.pending = nil
-		w.scratch = appendDone(w.scratch[:0], d.tok, d.status|doneMore, d.cmd, d.rows)
-		if err := w.c.pw.write(w.scratch); err != nil {
+		var tok [13]byte // not w.scratch: b may live there
+		if err := w.c.pw.write(appendDone(tok[:0], d.tok, d.status|doneMore, d.cmd, d.rows)); err != nil {
 			w.err = err
 			return err
 		}
