@@ -843,7 +843,7 @@ func (p *parser) execStmt() (Statement, error) {
 		switch {
 		case t.kind == tokIdent && strings.EqualFold(t.text, "DEFAULT"):
 			p.pos++
-			arg.expr = nil
+			arg.expr = &Literal{Val: Value{Null: true}}
 		case t.kind == tokIdent && !reserved[t.upper()] && !isFunctionStart(p):
 			// a bare identifier is a string argument
 			p.pos++

@@ -614,8 +614,7 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 		}
 		for i := range e.Args {
 			a := &e.Args[i]
-			if a.expr == nil {
-				a.Value = Value{Null: true}
+			if a.expr == nil { // already evaluated (an RPC call)
 				continue
 			}
 			if a.Value, err = st.scalar(a.expr); err != nil {
@@ -683,6 +682,42 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 		return wrapOut(out.EndProc(status))
 	}
 	return nil
+}
+
+// ExecProc executes a procedure call whose arguments are already values (an RPC by name, e.g.
+// go-mssqldb's mssql.StoredProcedure). Errors are written to out like Execute does.
+func (s *Session) ExecProc(ctx context.Context, call *ExecStmt, out Output) error {
+	st := s.newStmt(ctx)
+	err := s.effect(st, call, out)
+	if err == nil {
+		s.lastError = 0
+		return nil
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var oe outputError
+	if errors.As(err, &oe) {
+		return oe.err
+	}
+	return s.fail(out, err)
+}
+
+// ParseObjectName parses a one- to four-part name such as "msdb.dbo.sp_update_job" or "[msdb]..[x]".
+func ParseObjectName(name string) (ObjectName, error) {
+	toks, err := lex(name)
+	if err != nil {
+		return ObjectName{}, err
+	}
+	p := &parser{toks: toks}
+	o, err := p.objectName()
+	if err != nil {
+		return ObjectName{}, err
+	}
+	if p.peek().kind != tokEOF {
+		return ObjectName{}, p.errHere()
+	}
+	return o, nil
 }
 
 // execSQL runs EXEC sp_executesql N'stmt', N'@p int', @p = 1 inside a batch.
