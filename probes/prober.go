@@ -42,9 +42,11 @@ type Target struct {
 	DSNEnv string
 	// DSNFile is the path of a file that holds the DSN (surrounding white space is trimmed).
 	DSNFile string
-	// ConnectTimeout bounds dialing and login. Default 5s.
+	// ConnectTimeout bounds getting a connection: dialing and login, or waiting for a pooled one.
+	// Default 5s.
 	ConnectTimeout time.Duration
-	// QueryTimeout bounds the probe batch (after connecting). Default 10s.
+	// QueryTimeout bounds the probe batch once connected. Default 10s. A probe never takes longer
+	// than ConnectTimeout + QueryTimeout, even against a server that ignores cancellation.
 	QueryTimeout time.Duration
 }
 
@@ -147,6 +149,9 @@ type Prober struct {
 	dbs     []string
 	args    []any
 	targets []*target
+	// inflight counts driver calls still running after their probe gave up on them (a server that
+	// does not acknowledge a cancel); Close waits for them.
+	inflight sync.WaitGroup
 }
 
 type target struct {
@@ -238,8 +243,10 @@ func readDSN(t Target, lookupEnv func(string) (string, bool), readFile func(stri
 	return v, nil
 }
 
-// Close closes every pool.
+// Close waits for abandoned driver calls to end (each is bounded by the target's timeouts) and
+// closes every pool. Probe must not be called after Close.
 func (p *Prober) Close() error {
+	p.inflight.Wait()
 	var errs []error
 	for _, t := range p.targets {
 		if err := t.db.Close(); err != nil {
@@ -249,7 +256,7 @@ func (p *Prober) Close() error {
 	return errors.Join(errs...)
 }
 
-// Probe reads every target concurrently, each bounded by its own connect + query timeout, and returns
+// Probe reads every target concurrently, each bounded by its own connect and query timeouts, and returns
 // the cycle's Snapshot. It never fails as a whole: each instance's outcome is in its InstanceSnapshot.
 func (p *Prober) Probe(ctx context.Context) *Snapshot {
 	s := &Snapshot{Time: p.clock.Now(), Instances: make([]InstanceSnapshot, len(p.targets))}
@@ -268,10 +275,8 @@ func (p *Prober) Probe(ctx context.Context) *Snapshot {
 
 func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 	in := InstanceSnapshot{Name: t.Name, Site: t.Site, Role: t.Role}
-	ctx, cancel := context.WithTimeout(ctx, t.ConnectTimeout+t.QueryTimeout)
-	defer cancel()
 	in.Started = p.clock.Now()
-	sets, err := runBatch(ctx, t.db, t.batch.text, p.args)
+	sets, err := p.runBounded(ctx, t)
 	in.Received = p.clock.Now()
 	in.RTT = p.clock.Since(in.Started)
 	if err == nil {
@@ -305,8 +310,54 @@ func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 	return in
 }
 
+// runBounded connects (bounded by the connect timeout) and runs the batch (bounded by the query
+// timeout), returning when the query's deadline passes even if the driver does not: after a cancel,
+// go-mssqldb waits for the server to acknowledge the ATTENTION (up to 5s, or the connection's read
+// deadline), and a hung server never does. The abandoned call finishes in the background and the
+// connection is discarded by the driver.
+func (p *Prober) runBounded(ctx context.Context, t *target) ([]ResultSet, error) {
+	cctx, ccancel := context.WithTimeout(ctx, t.ConnectTimeout)
+	conn, err := t.db.Conn(cctx)
+	ccancel()
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	type result struct {
+		sets []ResultSet
+		err  error
+	}
+	ch := make(chan result, 1)
+	qctx, qcancel := context.WithTimeout(ctx, t.QueryTimeout)
+	p.inflight.Add(1)
+	go func() {
+		defer p.inflight.Done()
+		defer qcancel()
+		sets, err := runBatch(qctx, conn, t.batch.text, p.args)
+		if cerr := conn.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("release connection: %w", cerr)
+		}
+		ch <- result{sets, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.sets, r.err
+	case <-qctx.Done():
+		select {
+		case r := <-ch: // finished at the same moment: keep the answer
+			return r.sets, r.err
+		default:
+			return nil, fmt.Errorf("run probe batch: %w", context.Cause(qctx))
+		}
+	}
+}
+
+// queryer is the part of *sql.Conn (or *sql.DB) that runBatch uses.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // runBatch sends one batch (one round trip) and reads every result set into driver values.
-func runBatch(ctx context.Context, db *sql.DB, text string, args []any) (sets []ResultSet, err error) {
+func runBatch(ctx context.Context, db queryer, text string, args []any) (sets []ResultSet, err error) {
 	rows, err := db.QueryContext(ctx, text, args...)
 	if err != nil {
 		return nil, fmt.Errorf("run probe batch: %w", err)

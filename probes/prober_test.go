@@ -167,6 +167,33 @@ func (s *hangingSession) RPC(ctx context.Context, _ *tds.ResultWriter, _ *tds.RP
 func (*hangingSession) Reset(context.Context) error { return nil }
 func (*hangingSession) Close() error                { return nil }
 
+// deafSessions accepts logins and then ignores requests AND cancels (no ATTENTION acknowledgement)
+// until released: the worst hung server.
+type deafSessions struct {
+	release chan struct{}
+	once    sync.Once
+}
+
+func (h *deafSessions) free() { h.once.Do(func() { close(h.release) }) }
+
+func (h *deafSessions) Login(context.Context, tds.LoginRequest) (tds.Session, error) {
+	return &deafSession{h: h}, nil
+}
+
+type deafSession struct{ h *deafSessions }
+
+func (*deafSession) Database() string { return "master" }
+func (s *deafSession) Batch(context.Context, *tds.ResultWriter, string) error {
+	<-s.h.release
+	return errors.New("released")
+}
+func (s *deafSession) RPC(context.Context, *tds.ResultWriter, *tds.RPCCall) error {
+	<-s.h.release
+	return errors.New("released")
+}
+func (*deafSession) Reset(context.Context) error { return nil }
+func (*deafSession) Close() error                { return nil }
+
 func serveTDS(t testing.TB, h tds.Handler) string {
 	t.Helper()
 	srv, err := tds.NewServer(zaptest.NewLogger(t), h, tds.Options{ServerName: "LABX"})
@@ -309,6 +336,43 @@ func TestProbeReachabilityOverTCP(t *testing.T) {
 		if in.Started.IsZero() || in.Received.Before(in.Started) {
 			t.Errorf("%s: times %v → %v", in.Name, in.Started, in.Received)
 		}
+	}
+}
+
+func TestProbeBoundedByOwnTimeoutEvenIfCancelIsIgnored(t *testing.T) {
+	deaf := &deafSessions{release: make(chan struct{})}
+	env := map[string]string{"DEAF": dsnFor(serveTDS(t, deaf)), "DOWN": dsnFor(closedPort(t))}
+	t.Cleanup(deaf.free) // runs before the server's cleanup
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	p, err := newProber(zaptest.NewLogger(t), Options{
+		Targets: []Target{
+			// Without the bound, the driver would wait for the ATTENTION acknowledgement for 5s
+			// (go-mssqldb's drain timeout; the read deadline is connect + query timeout = 5.3s).
+			{Name: "deaf", Site: SiteA, Role: RolePartner, DSNEnv: "DEAF", ConnectTimeout: 5 * time.Second, QueryTimeout: 300 * time.Millisecond},
+			{Name: "down", Site: SiteB, Role: RoleSecondary, DSNEnv: "DOWN"},
+		},
+		Databases: []string{"mgc"},
+	}, clock.RealClock{}, lookup, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s := p.Probe(context.Background())
+	elapsed := time.Since(start)
+	if in := s.Instances[0]; in.Reachability != ReachUnreachable || in.ErrClass != sqlerr.ClassConnectivity {
+		t.Errorf("deaf = %v %v (%s)", in.Reachability, in.ErrClass, in.Err)
+	}
+	if in := s.Instances[1]; in.Reachability != ReachUnreachable {
+		t.Errorf("down = %v", in.Reachability)
+	}
+	// Gross bound: the cycle ends soon after the deaf target's 300ms query timeout (plus a login),
+	// not after the driver's 5s drain.
+	if elapsed > 3*time.Second {
+		t.Errorf("probe took %v", elapsed)
+	}
+	deaf.free()
+	if err := p.Close(); err != nil {
+		t.Error(err)
 	}
 }
 
