@@ -186,6 +186,35 @@ func HeldAfterFinalRestore(d *DatabaseSnapshot, pending []PendingLog) (LogBackup
 	return held, true
 }
 
+// PartnerBackups returns the recent log backups of db taken by every site-A partner that answered,
+// without duplicates, ordered by first LSN. Both partners are log-shipping primaries on the same
+// share (SQLSERVER.md §2.5): after a mirroring failover the backups the secondary still needs may
+// have been taken by either of them.
+func PartnerBackups(s *Snapshot, db string) []LogBackup {
+	var out []LogBackup
+	seen := map[[2]string]bool{}
+	for k := range s.Instances {
+		in := &s.Instances[k]
+		if in.Role != RolePartner || !in.Up() {
+			continue
+		}
+		d, ok := in.Database(db)
+		if !ok {
+			continue
+		}
+		for _, b := range d.RecentLogBackups {
+			key := [2]string{b.FirstLSN.String(), b.LastLSN.String()}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			out = append(out, b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].FirstLSN.Less(out[j].FirstLSN) })
+	return out
+}
+
 // LastGood is the last good observation of the current principal for one database: what the
 // data-loss window needs once site A is gone. It is a plain value (JSON-serialisable; LSNs and GUIDs
 // marshal as strings) that the controller persists in its state directory.
@@ -206,7 +235,8 @@ type LastGood struct {
 	// LastBackupFile and LastBackupUTC are from log_shipping_monitor_primary on the principal.
 	LastBackupFile string    `json:"last_backup_file,omitempty"`
 	LastBackupUTC  time.Time `json:"last_backup_utc,omitempty"`
-	// RecentLogBackups are the principal's newest log backups (newest first).
+	// RecentLogBackups are the newest log backups taken by the site-A partners (PartnerBackups),
+	// ordered by first LSN.
 	RecentLogBackups []LogBackup `json:"recent_log_backups,omitempty"`
 	// PartnerSkew is the last measured clock skew between the site-A partners (Snapshot.PartnerSkew),
 	// kept from earlier observations while only one partner answers.
@@ -230,7 +260,7 @@ func UpdateLastGood(prev LastGood, s *Snapshot, db string) LastGood {
 		PrincipalUTC:     p.ServerUTC,
 		ClockUncertainty: p.RTT / 2,
 		LastLogBackupLSN: pd.LastLogBackupLSN,
-		RecentLogBackups: append([]LogBackup(nil), pd.RecentLogBackups...),
+		RecentLogBackups: PartnerBackups(s, db),
 		PartnerSkew:      prev.PartnerSkew,
 	}
 	if skew, ok := s.PartnerSkew(); ok {
@@ -260,7 +290,7 @@ type Window struct {
 // DataLossWindow computes the window of db (DESIGN.md "Safety model").
 //
 // R is the backup finish time (principal's clock, UTC via time_zone) of the newest log backup the
-// secondary will hold after the final copy and restore (HeldAfterFinalRestore over the principal's
+// secondary will hold after the final copy and restore (HeldAfterFinalRestore over the partners'
 // backups from this snapshot, or from last when no principal answered). While a principal answers in
 // s, the window is live: now_primary − R, where now_primary is its SYSUTCDATETIME() in s, with an
 // uncertainty of half that probe's round trip plus the estimated skew between the partners' clocks
@@ -274,11 +304,11 @@ func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time
 	if sd == nil || !sd.Exists {
 		return Window{Reason: "secondary database not observed"}
 	}
-	p, pd, live := s.Principal(db)
+	p, _, live := s.Principal(db)
 	var backups []LogBackup
 	switch {
 	case live:
-		backups = pd.RecentLogBackups
+		backups = PartnerBackups(s, db)
 	case !last.IsZero():
 		backups = last.RecentLogBackups
 	}

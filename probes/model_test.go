@@ -305,6 +305,38 @@ func TestFollowsMirroringFailover(t *testing.T) {
 	}
 }
 
+func TestPendingAcrossFailover(t *testing.T) {
+	// SQLA took backups 1–2 (07:00, 07:05 EST) before failing over; SQLB, now principal, took backup 3
+	// (12:10 UTC). The secondary restored 1 and copied 2: the pending list spans both partners.
+	s := healthySnapshot(t)
+	a := principalSets(ts("2026-11-28 12:12:00"))
+	a[7].Rows = a[7].Rows[2:]  // SQLA holds only backups 2 and 1
+	a[1].Rows[0][8] = int64(2) // now the mirror
+	a[1].Rows[0][1] = "RESTORING"
+	b := principalSets(ts("2026-11-28 12:12:00"))
+	b[0] = instanceSet("SQLB", ts("2026-11-28 12:12:00"))
+	b[1].Rows[0][9] = int64(4)
+	b[7].Rows = [][]any{{"mgc", "SQLB", int64(3), dec(lsn3), dec(lsn4), ts("2026-11-28 07:10:00"), int64(-20), nil, nil, false, `\\share\mgc\mgc_20261128121000.trn`}}
+	s.Instances[0] = upInstance(t, "sqla", SiteA, RolePartner, a, time.Millisecond)
+	s.Instances[1] = upInstance(t, "sqlb", SiteA, RolePartner, b, time.Millisecond)
+	s.Instances[2].Databases[0].PendingLogs = nil
+	derivePending(s)
+	if p, _, _ := s.Principal("mgc"); p.Name != "sqlb" {
+		t.Fatalf("principal = %s", p.Name)
+	}
+	all := PartnerBackups(s, "mgc")
+	if len(all) != 3 || all[0].Server != "SQLA" || all[2].Server != "SQLB" {
+		t.Fatalf("partner backups = %+v", all)
+	}
+	pend := s.Instances[2].Databases[0].PendingLogs
+	if len(pend) != 2 || pend[0].Backup.Server != "SQLA" || !pend[0].Copied || pend[1].Backup.Server != "SQLB" || pend[1].Copied {
+		t.Fatalf("pending = %+v", pend)
+	}
+	if w := DataLossWindow(s, "mgc", LastGood{}, time.Time{}); !w.Known || w.Value != 7*time.Minute {
+		t.Errorf("window across failover = %+v, want 7m (R = SQLA's copied backup 2 at 12:05)", w)
+	}
+}
+
 func TestForkMismatch(t *testing.T) {
 	s := healthySnapshot(t)
 	pd, sd := &s.Instances[0].Databases[0], &s.Instances[2].Databases[0]
@@ -342,7 +374,7 @@ func TestLastGoodJSONRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(back, last) {
 		t.Errorf("round trip:\n%+v\n%+v", back, last)
 	}
-	if back.RecentLogBackups[0].LastLSN.String() != lsn4 {
+	if n := len(back.RecentLogBackups); n != 3 || back.RecentLogBackups[n-1].LastLSN.String() != lsn4 {
 		t.Error("LSN above 2^63 must survive JSON exactly")
 	}
 }

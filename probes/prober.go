@@ -398,7 +398,8 @@ func runBatch(ctx context.Context, db queryer, text string, args []any) (sets []
 	return sets, nil
 }
 
-// derivePending fills PendingLogs of each secondary database from the current principal's backups.
+// derivePending fills PendingLogs of each secondary database from the partners' backups, when a
+// principal answered in this cycle.
 func derivePending(s *Snapshot) {
 	for k := range s.Instances {
 		in := &s.Instances[k]
@@ -407,15 +408,14 @@ func derivePending(s *Snapshot) {
 		}
 		for d := range in.Databases {
 			sd := &in.Databases[d]
-			_, pd, ok := s.Principal(sd.Name)
-			if !ok || !sd.Exists {
+			if _, _, ok := s.Principal(sd.Name); !ok || !sd.Exists {
 				continue
 			}
 			lastCopied := ""
 			if sd.LSSecondary != nil {
 				lastCopied = sd.LSSecondary.LastCopiedFile
 			}
-			sd.PendingLogs = Pending(pd.RecentLogBackups, RestorePosition(sd), lastCopied)
+			sd.PendingLogs = Pending(PartnerBackups(s, sd.Name), RestorePosition(sd), lastCopied)
 		}
 	}
 }

@@ -206,9 +206,10 @@ type DatabaseSnapshot struct {
 	// NewestRestoredLog is the newest log backup restored into this database according to
 	// msdb.dbo.restorehistory joined to backupset (nil if none).
 	NewestRestoredLog *LogBackup
-	// PendingLogs are the log backups of the current principal that this (secondary) database has not
-	// restored yet, oldest first, each marked whether it has been copied. It is derived by the Prober
-	// from the principal's RecentLogBackups in the same cycle; nil when that is not available.
+	// PendingLogs are the log backups taken by the site-A partners that this (secondary) database has
+	// not restored yet, oldest first, each marked whether it has been copied. The Prober derives them
+	// from the partners' RecentLogBackups (PartnerBackups) in the same cycle; nil when no principal
+	// answered.
 	PendingLogs []PendingLog
 }
 
