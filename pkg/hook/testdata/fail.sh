@@ -1,0 +1,4 @@
+#!/bin/sh
+echo "checking pool state"
+echo "pool is not ready: refusing" >&2
+exit 3
