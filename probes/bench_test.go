@@ -195,7 +195,7 @@ func syntheticSets(n, backups int) (prin, mirr, sec []ResultSet, names []string)
 			wireGUID(mirrorGUID), int64(4), int64(1), int64(1), int64(2), "TCP://b:5022", "SQLB", nil, nil,
 			dec("18446744073709551617"), dec("18446744073709551617"), wireGUID(forkGUID), lsnAt(backups), nil, nil})
 		prin[2].Rows = append(prin[2].Rows, []any{name, "SQLA", int64(60), int64(14420), true, name + "_x.trn", ts("2026-11-28 12:10:00")})
-		prin[3].Rows = append(prin[3].Rows, []any{name, wireGUID(backupJobID)})
+		prin[3].Rows = append(prin[3].Rows, []any{name, wireGUID(backupJobID), `\\share`})
 		mirr[1].Rows = append(mirr[1].Rows, []any{name, "RESTORING", false, false, "MULTI_USER", "FULL",
 			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, lsnAt(backups), wireGUID(forkGUID)})
 		sec[1].Rows = append(sec[1].Rows, []any{name, "RESTORING", false, false, "MULTI_USER", "FULL",

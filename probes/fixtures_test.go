@@ -65,7 +65,9 @@ func lsPrimaryEmpty() ResultSet {
 		"threshold_alert_enabled", "last_backup_file", "last_backup_date_utc")
 }
 
-func lsPrimaryConfigEmpty() ResultSet { return emptySet("primary_database", "backup_job_id") }
+func lsPrimaryConfigEmpty() ResultSet {
+	return emptySet("primary_database", "backup_job_id", "backup_directory")
+}
 
 func lsSecondaryEmpty() ResultSet {
 	return emptySet("secondary_database", "primary_server", "primary_database", "restore_threshold",
@@ -108,7 +110,7 @@ func principalSets(utc time.Time) []ResultSet {
 		{Columns: lsPrimaryEmpty().Columns, Rows: [][]any{
 			{"mgc", "SQLA", int64(60), int64(14420), true, `\\share\mgc\mgc_20261128121000.trn`, ts("2026-11-28 12:10:00")},
 		}},
-		{Columns: lsPrimaryConfigEmpty().Columns, Rows: [][]any{{"mgc", wireGUID(backupJobID)}}},
+		{Columns: lsPrimaryConfigEmpty().Columns, Rows: [][]any{{"mgc", wireGUID(backupJobID), `\\share\mgc\`}}},
 		lsSecondaryEmpty(),
 		lsSecondaryConfigEmpty(),
 		{Columns: jobsEmpty().Columns, Rows: [][]any{

@@ -140,7 +140,8 @@ func RestorePosition(d *DatabaseSnapshot) LSN {
 // Pending returns the log backups (from the principal's history, newest first or in any order) that a
 // secondary at restore position pos has not restored yet, oldest first: non-copy-only backups with
 // last_lsn > pos (last_lsn is exclusive, SQLSERVER.md §3.3). Each is marked copied when its file name
-// sorts at or before lastCopied's (log-shipping file names embed a UTC timestamp). It returns nil when
+// sorts at or before lastCopied's (log-shipping file names embed a UTC timestamp) and it was taken by
+// log shipping (a backup outside log shipping is never copied). It returns nil when
 // pos is unknown, and an empty non-nil slice when nothing is pending.
 func Pending(backups []LogBackup, pos LSN, lastCopied string) []PendingLog {
 	if pos.IsZero() {
@@ -152,7 +153,7 @@ func Pending(backups []LogBackup, pos LSN, lastCopied string) []PendingLog {
 		if b.CopyOnly || b.LastLSN.IsZero() || b.LastLSN.Compare(pos) <= 0 {
 			continue
 		}
-		copied := copiedBase != "" && strings.ToLower(baseName(b.File)) <= copiedBase
+		copied := !b.OutsideLogShipping && copiedBase != "" && strings.ToLower(baseName(b.File)) <= copiedBase
 		out = append(out, PendingLog{Backup: b, Copied: copied})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Backup.FirstLSN.Less(out[j].Backup.FirstLSN) })

@@ -260,6 +260,20 @@ func TestDataLossWindowUnknowns(t *testing.T) {
 	}
 }
 
+func TestDataLossWindowChainBrokenOutsideLogShipping(t *testing.T) {
+	s := healthySnapshot(t)
+	// Backup 2 was taken outside log shipping: the secondary can hold only what it restored (backup 1,
+	// finished 12:00 UTC), so the window is 12 minutes, not 7.
+	s.Instances[0].Databases[0].RecentLogBackups[1].OutsideLogShipping = true
+	derivePending(s)
+	if w := DataLossWindow(s, "mgc", LastGood{}, time.Time{}); !w.Known || w.Value != 12*time.Minute {
+		t.Errorf("window = %+v, want 12m", w)
+	}
+	if lag := ComputeLag(s, "mgc"); lag.UnrestoredFiles != 2 || lag.CopiedNotRestored != 0 {
+		t.Errorf("lag = %+v", lag)
+	}
+}
+
 func TestGroupWindow(t *testing.T) {
 	a := Window{Value: time.Minute, Uncertainty: time.Second, Known: true}
 	b := Window{Value: 3 * time.Minute, Uncertainty: 0, Known: true, Frozen: true}

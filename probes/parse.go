@@ -47,6 +47,7 @@ func parseBatch(b batch, names []string, sets []ResultSet) (parsed, error) {
 		return i, ok
 	}
 	var backupJobs, copyJobs, restoreJobs []GUID
+	backupDirs := make([]string, len(names))
 	backupJobs = make([]GUID, len(names))
 	copyJobs = make([]GUID, len(names))
 	restoreJobs = make([]GUID, len(names))
@@ -61,7 +62,7 @@ func parseBatch(b batch, names []string, sets []ResultSet) (parsed, error) {
 		case setLSPrimary:
 			err = parseLSPrimarySet(&sets[k], lookup, out.databases)
 		case setLSPrimaryConfig:
-			err = parseLSPrimaryConfigSet(&sets[k], lookup, backupJobs)
+			err = parseLSPrimaryConfigSet(&sets[k], lookup, backupJobs, backupDirs)
 		case setLSSecondary:
 			err = parseLSSecondarySet(&sets[k], lookup, out.databases)
 		case setLSSecondaryConfig:
@@ -88,6 +89,12 @@ func parseBatch(b batch, names []string, sets []ResultSet) (parsed, error) {
 		d.BackupJob = jobRef(backupJobs[i], jobs)
 		d.CopyJob = jobRef(copyJobs[i], jobs)
 		d.RestoreJob = jobRef(restoreJobs[i], jobs)
+		d.BackupDirectory = backupDirs[i]
+		if d.BackupDirectory != "" {
+			for k := range d.RecentLogBackups {
+				d.RecentLogBackups[k].OutsideLogShipping = !inDirectory(d.RecentLogBackups[k].File, d.BackupDirectory)
+			}
+		}
 	}
 	return out, nil
 }
@@ -479,8 +486,8 @@ func parseLSPrimarySet(set *ResultSet, lookup func(string) (int, bool), dbs []Da
 	return nil
 }
 
-func parseLSPrimaryConfigSet(set *ResultSet, lookup func(string) (int, bool), backupJobs []GUID) error {
-	c, err := need(set, "primary_database", "backup_job_id")
+func parseLSPrimaryConfigSet(set *ResultSet, lookup func(string) (int, bool), backupJobs []GUID, backupDirs []string) error {
+	c, err := need(set, "primary_database", "backup_job_id", "backup_directory")
 	if err != nil {
 		return fmt.Errorf("log_shipping_primary_databases: %w", err)
 	}
@@ -494,6 +501,9 @@ func parseLSPrimaryConfigSet(set *ResultSet, lookup func(string) (int, bool), ba
 			continue
 		}
 		if backupJobs[i], err = c.guid(row, "backup_job_id"); err != nil {
+			return fmt.Errorf("log_shipping_primary_databases row %d: %w", r+1, err)
+		}
+		if backupDirs[i], _, err = c.str(row, "backup_directory"); err != nil {
 			return fmt.Errorf("log_shipping_primary_databases row %d: %w", r+1, err)
 		}
 	}
@@ -699,6 +709,15 @@ func parseLogBackups(set *ResultSet, server string) ([]LogBackup, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// inDirectory reports whether file lies directly in dir (Windows or UNC paths, case-insensitive, as
+// log-shipping backup jobs write <backup_directory>\<db>_<timestamp>.trn).
+func inDirectory(file, dir string) bool {
+	d := strings.TrimRight(strings.ReplaceAll(dir, "/", `\`), `\`)
+	f := strings.ReplaceAll(file, "/", `\`)
+	i := strings.LastIndexByte(f, '\\')
+	return i >= 0 && strings.EqualFold(f[:i], d)
 }
 
 // TimeZoneUnknown is the backupset.time_zone value meaning "unknown" (SQLSERVER.md §3.1).

@@ -194,6 +194,44 @@ func TestBuildBatchOneRoundTripShape(t *testing.T) {
 
 func itoa(n int) string { return param(n - 1)[2:] }
 
+func TestInDirectory(t *testing.T) {
+	tests := []struct {
+		file, dir string
+		want      bool
+	}{
+		{`\\share\mgc\mgc_20261128121000.trn`, `\\share\mgc`, true},
+		{`\\SHARE\MGC\mgc_1.trn`, `\\share\mgc\`, true},
+		{`\\share\mgc\sub\mgc_1.trn`, `\\share\mgc`, false},
+		{`C:\rogue\mgc_1.trn`, `\\share\mgc`, false},
+		{`/var/opt/mssql/tlogs/mgc_1.trn`, `/var/opt/mssql/tlogs`, true},
+		{`mgc_1.trn`, `\\share\mgc`, false},
+	}
+	for _, tt := range tests {
+		if got := inDirectory(tt.file, tt.dir); got != tt.want {
+			t.Errorf("inDirectory(%q, %q) = %v", tt.file, tt.dir, got)
+		}
+	}
+}
+
+func TestParseMarksBackupsOutsideLogShipping(t *testing.T) {
+	sets := principalSets(ts("2026-11-28 12:12:00"))
+	sets[7].Rows[2][10] = `C:\rogue\mgc_20261128120500.trn` // backup 2 taken by hand, elsewhere
+	p := mustParse(t, RolePartner, sets)
+	d := p.databases[0]
+	if d.BackupDirectory != `\\share\mgc\` {
+		t.Errorf("backup directory = %q", d.BackupDirectory)
+	}
+	rb := d.RecentLogBackups
+	if rb[0].OutsideLogShipping || !rb[1].OutsideLogShipping || rb[2].OutsideLogShipping {
+		t.Fatalf("outside flags = %v %v %v", rb[0].OutsideLogShipping, rb[1].OutsideLogShipping, rb[2].OutsideLogShipping)
+	}
+	// Its name sorts before the last copied file, but it was never on the share: not copied.
+	pend := Pending(rb, MustParseLSN(lsn2), `mgc_20261128121000.trn`)
+	if len(pend) != 2 || pend[0].Copied || !pend[1].Copied {
+		t.Errorf("pending = %+v", pend)
+	}
+}
+
 func TestBackupTimeUTC(t *testing.T) {
 	local := ts("2026-03-08 01:30:00")
 	tests := []struct {

@@ -59,9 +59,11 @@ const stmtLSPrimary = `SELECT p.primary_database, p.primary_server, p.backup_thr
 FROM msdb.dbo.log_shipping_monitor_primary AS p
 WHERE p.primary_database IN ({names});`
 
-// stmtLSPrimaryConfig reads the log-shipping primary configuration (the backup job).
-//   - msdb.dbo.log_shipping_primary_databases (§2.2): primary_database; backup_job_id (uniqueidentifier).
-const stmtLSPrimaryConfig = `SELECT pd.primary_database, pd.backup_job_id
+// stmtLSPrimaryConfig reads the log-shipping primary configuration (the backup job and folder).
+//   - msdb.dbo.log_shipping_primary_databases (§2.2): primary_database; backup_job_id (uniqueidentifier);
+//     backup_directory (nvarchar(500)): a log backup whose file is elsewhere was taken outside log
+//     shipping and never reaches the secondary, which breaks the chain (§3.4(c)).
+const stmtLSPrimaryConfig = `SELECT pd.primary_database, pd.backup_job_id, pd.backup_directory
 FROM msdb.dbo.log_shipping_primary_databases AS pd
 WHERE pd.primary_database IN ({names});`
 

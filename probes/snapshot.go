@@ -194,6 +194,8 @@ type DatabaseSnapshot struct {
 	LSPrimary *LSPrimaryMonitor
 	// BackupJob is the log-shipping backup job from log_shipping_primary_databases (nil if none).
 	BackupJob *Job
+	// BackupDirectory is log_shipping_primary_databases.backup_directory ("" if not configured here).
+	BackupDirectory string
 	// RecentLogBackups are the newest log backups of this database recorded in this instance's
 	// msdb.dbo.backupset (type L, taken here), newest first, at most Options.RecentBackups of them.
 	RecentLogBackups []LogBackup
@@ -550,15 +552,19 @@ type LogBackup struct {
 	FirstForkGUID, LastForkGUID GUID
 	// CopyOnly is is_copy_only: a copy-only backup does not move the log chain.
 	CopyOnly bool
+	// OutsideLogShipping marks a backup (taken on a log-shipping primary) whose file is not in that
+	// instance's log_shipping_primary_databases.backup_directory: the secondary never receives it, so
+	// the chain is broken there (SQLSERVER.md §3.4(c)). False when the directory is not known.
+	OutsideLogShipping bool
 }
 
 // PendingLog is a log backup the secondary has not restored yet.
 type PendingLog struct {
 	// Backup is the principal's record of the backup.
 	Backup LogBackup
-	// Copied reports whether the secondary's copy job has copied the file (its file name sorts at or
-	// before log_shipping_monitor_secondary.last_copied_file; log-shipping file names embed a UTC
-	// timestamp).
+	// Copied reports whether the secondary's copy job has copied the file: it was taken by log
+	// shipping and its file name sorts at or before log_shipping_monitor_secondary.last_copied_file
+	// (log-shipping file names embed a UTC timestamp).
 	Copied bool
 }
 
