@@ -177,11 +177,11 @@ func (c *conn) handle(r *request) error {
 	if m.ignore {
 		// The client aborted the message: a single DONE with DONE_ERROR (MS-TDS 2.2.1.7).
 		w.hadError = true
-		return c.finish(r, w, nil, nil)
+		return c.finish(r, w, nil)
 	}
 	if m.status&statusResetConn != 0 {
 		if err := c.reset(r.ctx, w, m.status&statusResetConnS != 0); err != nil {
-			return c.finish(r, w, nil, err)
+			return c.finish(r, w, err)
 		}
 	}
 	switch m.typ {
@@ -209,7 +209,7 @@ func (c *conn) handle(r *request) error {
 	case packetTransMgr:
 		runErr = guard(func() error { return c.transMgr(r.ctx, w, m.data) })
 	}
-	return c.finish(r, w, nil, runErr)
+	return c.finish(r, w, runErr)
 }
 
 // guard runs a handler or session call and turns a panic into an error, so that a bug in the layer
@@ -232,7 +232,7 @@ type panicError struct {
 func (e *panicError) Error() string { return fmt.Sprintf("panic in handler: %v", e.value) }
 
 // finish classifies the session's error and ends the reply.
-func (c *conn) finish(r *request, w *ResultWriter, _ []*Error, runErr error) error {
+func (c *conn) finish(r *request, w *ResultWriter, runErr error) error {
 	c.mu.Lock()
 	if c.cur == r {
 		c.cur = nil
