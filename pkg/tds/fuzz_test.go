@@ -2,6 +2,7 @@ package tds
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,18 +259,145 @@ func checkCaptured(t *testing.T, raw []byte, user, password, database string) []
 // TestCaptureSeeds checks that captured go-mssqldb traffic parses, and with TDS_UPDATE_SEEDS=1
 // rewrites the seed corpora from it.
 func TestCaptureSeeds(t *testing.T) {
-	types := checkCaptured(t, captureClientTraffic(t), "sa", "pw", "db1")
+	raw := captureClientTraffic(t)
+	types := checkCaptured(t, raw, "sa", "pw", "db1")
 	want := []byte{packetPrelogin, packetLogin7, packetSQLBatch, packetRPC, packetRPC, packetTransMgr, packetTransMgr}
 	if !bytes.Equal(types, want) {
 		t.Fatalf("captured message types % X, want % X", types, want)
 	}
+	// Replay everything after the login through the FuzzSession harness: all three requests (one
+	// batch, two RPCs) must reach the session.
+	r := bytes.NewReader(raw)
+	for i := 0; i < 2; i++ {
+		if _, err := readMessage(r, maxPacketSize, 1<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	post := raw[len(raw)-r.Len():]
+	if n := runSession(t, post); n != 3 {
+		t.Fatalf("%d requests reached the session through the harness, want 3", n)
+	}
+	if os.Getenv("TDS_UPDATE_SEEDS") == "1" {
+		writeSeed(t, "FuzzSession", post)
+	}
 }
 
 func TestSeedCorporaPresent(t *testing.T) {
-	for _, name := range []string{"FuzzReadMessage", "FuzzPrelogin", "FuzzLogin7", "FuzzRPC"} {
+	for _, name := range []string{"FuzzReadMessage", "FuzzPrelogin", "FuzzLogin7", "FuzzRPC", "FuzzSession"} {
 		entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
 		if err != nil || len(entries) == 0 {
 			t.Errorf("no seed corpus for %s (run TDS_UPDATE_SEEDS=1 go test -run TestCaptureSeeds): %v", name, err)
 		}
 	}
+}
+
+// fuzzSession answers every request without blocking: a batch echoes its text, an RPC echoes its
+// parameters (through the same typed encoders as real results).
+type fuzzSession struct {
+	ts       *testSession
+	requests *atomic.Int64
+}
+
+func (s fuzzSession) Database() string            { return "master" }
+func (s fuzzSession) Reset(context.Context) error { return nil }
+func (s fuzzSession) Close() error                { return nil }
+
+func (s fuzzSession) Batch(_ context.Context, w *ResultWriter, text string) error {
+	s.requests.Add(1)
+	if err := w.Columns(Column{Name: "text", Type: NVarCharMax()}); err != nil {
+		return err
+	}
+	if err := w.Row(text); err != nil {
+		return err
+	}
+	return w.Done()
+}
+
+func (s fuzzSession) RPC(_ context.Context, w *ResultWriter, call *RPCCall) error {
+	s.requests.Add(1)
+	if len(call.Params) == 0 {
+		return w.Done()
+	}
+	if err := s.ts.echo(w, call.Params); err != nil {
+		// A value the echo cannot type (e.g. a decimal scale beyond 38) is reported, not fatal.
+		return &Error{Number: 8114, State: 1, Class: 16, Message: err.Error()}
+	}
+	return nil
+}
+
+type fuzzHandler struct{ requests *atomic.Int64 }
+
+func (h fuzzHandler) Login(context.Context, LoginRequest) (Session, error) {
+	return fuzzSession{ts: &testSession{h: newTestHandler()}, requests: h.requests}, nil
+}
+
+// fuzzLogin is a valid PRELOGIN + LOGIN7 exchange's client side.
+func fuzzLogin(tb testing.TB) []byte {
+	var b bytes.Buffer
+	c := &rawClient{t: tb, nc: nopConn{w: &b}}
+	c.send(packetPrelogin, statusEOM, preloginReply(Version{Major: 1}, false), 4096)
+	c.send(packetLogin7, statusEOM, buildLogin7("sa", "pw", "", verTDS74, 512, 0), 4096)
+	return b.Bytes()
+}
+
+// nopConn captures what a rawClient writes.
+type nopConn struct {
+	net.Conn
+	w io.Writer
+}
+
+func (n nopConn) Write(p []byte) (int, error) { return n.w.Write(p) }
+
+// FuzzSession feeds arbitrary bytes, after a valid login, to a live connection: the reader, the
+// request decoders, the result writer and the attention logic. It must never panic or hang, and Close
+// must always return.
+func FuzzSession(f *testing.F) {
+	f.Add(append([]byte(nil), func() []byte {
+		var b bytes.Buffer
+		c := &rawClient{t: f, nc: nopConn{w: &b}}
+		c.send(packetSQLBatch, statusEOM|statusResetConn, batchPayload("select 1"), 512)
+		c.send(packetAttention, statusEOM, nil, 512)
+		c.send(packetTransMgr, statusEOM, append(allHeaders(), tmBegin, 0, 0, 0), 512)
+		c.send(packetTransMgr, statusEOM, append(allHeaders(), tmCommit, 0, 0, 0), 512)
+		return b.Bytes()
+	}()...))
+	f.Fuzz(func(t *testing.T, data []byte) { runSession(t, data) })
+}
+
+// runSession logs in over an in-memory pipe, sends data, closes, and returns how many requests
+// reached the session.
+func runSession(t *testing.T, data []byte) int64 {
+	var requests atomic.Int64
+	srv, err := NewServer(zap.NewNop(), fuzzHandler{requests: &requests}, Options{LoginTimeout: 5 * time.Second, MaxMessageSize: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, server := net.Pipe()
+	c, ok := srv.track(server)
+	if !ok {
+		t.Fatal("track failed")
+	}
+	go func() {
+		defer srv.wg.Done()
+		defer srv.untrack(c)
+		c.serve()
+	}()
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		_, _ = io.Copy(io.Discard, client)
+	}()
+	_ = client.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := client.Write(append(fuzzLogin(t), data...)); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("server stopped reading")
+		}
+	}
+	_ = client.Close()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	<-drained
+	return requests.Load()
 }
