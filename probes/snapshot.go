@@ -1,6 +1,3 @@
-// Package probes turns SQL Server into facts for the controller: each cycle it reads every configured
-// instance with one read-only round trip and returns an immutable Snapshot. It also holds the
-// data-loss model (pure functions over snapshots). See DESIGN.md "The pipeline" and "Safety model".
 package probes
 
 import (
