@@ -123,6 +123,10 @@ func restore(st Status, records []StepResult, k knobs) Status {
 	for _, r := range records {
 		_ = foldResult(p, r)
 	}
+	if p.UndoDispatched {
+		// No end record: run the undo again (re-enabling jobs is idempotent).
+		p.UndoDispatched, p.UndoPending = false, true
+	}
 	for i := range p.Steps {
 		switch p.Steps[i].Phase {
 		case PhaseDispatched, PhaseStarted, PhaseChecking:

@@ -38,10 +38,9 @@ type run struct {
 	ob   observation
 	res  Result
 	sigs struct {
-		approve    *signal.Signal
-		ackPlan    bool // ack of the current (failed) plan
-		retry      bool
-		ackedPromo bool
+		approve *signal.Signal
+		ackPlan *signal.Signal // ack of the current (failed) plan; consumed when acted on
+		retry   *signal.Signal // consumed when acted on
 	}
 }
 
@@ -165,10 +164,13 @@ func (r *run) readSignals() {
 			}
 		case signal.KindAck:
 			if lp := st.LastPromotion; lp != nil && lp.Plan == s.Plan && !lp.Acked && st.State != StatePromotionFailed {
-				lp.Acked, used, r.sigs.ackedPromo = true, true, true
+				lp.Acked, used = true, true
 			}
 			if st.State == StatePromotionFailed && st.Plan != nil && st.Plan.ID == s.Plan {
-				r.sigs.ackPlan, used = true, true
+				if r.sigs.ackPlan == nil {
+					r.sigs.ackPlan = &s
+				}
+				continue
 			}
 			if !used && st.LastPromotion != nil && st.LastPromotion.Plan == s.Plan && st.LastPromotion.Acked {
 				used = true // a repeated ack is harmless
@@ -178,7 +180,10 @@ func (r *run) readSignals() {
 			}
 		case signal.KindRetry:
 			if st.State == StatePromotionFailed && st.Plan != nil && st.Plan.ID == s.Plan {
-				r.sigs.retry, used = true, true
+				if r.sigs.retry == nil {
+					r.sigs.retry = &s
+				}
+				continue
 			} else {
 				r.ignore("retry for plan %s: that plan has not failed", s.Plan)
 			}
@@ -210,9 +215,19 @@ func foldResult(p *Plan, res StepResult) string {
 			p.Recovered = append(p.Recovered, db)
 		}
 	}
+	if res.Step == StepUndo {
+		if res.Outcome == OutcomeDone && p.UndoDispatched {
+			// The jobs are enabled again: disable_jobs must run again on a retry.
+			p.UndoDispatched, p.Undone = false, true
+			if dj := p.step(StepDisableJobs); dj != nil && dj.Phase == PhaseDone {
+				dj.Phase = PhasePending
+			}
+		}
+		return ""
+	}
 	sp := p.step(res.Step)
 	if sp == nil {
-		return "" // undo and fence reports carry no runbook progress
+		return "" // fence reports carry no runbook progress
 	}
 	switch res.Outcome {
 	case OutcomeStarted:
@@ -417,16 +432,13 @@ func (r *run) currentStep() Step {
 }
 
 // failRunbook stops the runbook. Before any RECOVERY it schedules an undo
-// (re-enable the jobs) and marks disable_jobs as not done; after, it records
-// each database's state.
+// (re-enable the jobs; disable_jobs counts as not done once the undo
+// reports done); after, it records each database's state.
 func (r *run) failRunbook(step Step, reason string) (Event, string) {
 	p := r.st.Plan
 	p.FailedStep, p.FailReason = step, reason
 	if !p.RecoveryStarted() {
-		p.UndoPending = true
-		if dj := p.step(StepDisableJobs); dj != nil && dj.Phase == PhaseDone {
-			dj.Phase = PhasePending
-		}
+		p.UndoPending, p.Undone = true, false
 	}
 	p.DatabaseStates = r.ob.databaseStates(p.Databases, p.Recovered)
 	return EventStepFailed, reason
@@ -435,18 +447,26 @@ func (r *run) failRunbook(step Step, reason string) (Event, string) {
 func (r *run) promotionFailed() (Event, string) {
 	p := r.st.Plan
 	if p.UndoPending && !r.paused() {
-		p.UndoPending, p.Undone = false, true
+		p.UndoPending, p.UndoDispatched = false, true
 		r.act(Action{Kind: ActionUndo, Plan: p.ID, Instance: p.Target, Databases: p.Databases,
 			Reason: "the runbook stopped before any RECOVERY: re-enable the copy and restore jobs"})
 	}
 	if r.ob.have && len(r.ob.writableA) > 0 && p.RecoveryStarted() && r.ob.splitRisk() {
 		return EventOldPrimaryWritable, r.ob.writableEvidence()
 	}
-	if r.sigs.retry {
+	if r.sigs.retry != nil && (p.UndoPending || p.UndoDispatched) {
+		r.ignore("retry for plan %s: the undo has not reported done yet", p.ID)
+		r.sigs.retry = nil
+	}
+	if r.sigs.retry != nil {
+		r.st.consume(*r.sigs.retry)
+		r.sigs.retry = nil // counted once, even if the chain comes back here
 		r.retry(p)
 		return EventRetry, fmt.Sprintf("retry of plan %s from step %s", p.ID, r.currentStep())
 	}
-	if r.sigs.ackPlan {
+	if r.sigs.ackPlan != nil {
+		r.st.consume(*r.sigs.ackPlan)
+		r.sigs.ackPlan = nil
 		secWritable := (r.ob.have && len(r.ob.secondaryWritable) > 0) || (!r.ob.have && len(p.Recovered) > 0)
 		switch {
 		case secWritable:
@@ -476,7 +496,7 @@ func (r *run) retry(p *Plan) {
 			p.Steps[i].Phase = PhaseNeedsCheck
 		}
 	}
-	p.FailedStep, p.FailReason, p.UndoPending, p.Undone, p.DatabaseStates = StepNone, "", false, false, nil
+	p.FailedStep, p.FailReason, p.Undone, p.DatabaseStates = StepNone, "", false, nil
 }
 
 func (r *run) promoted() (Event, string) {

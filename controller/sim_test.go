@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"testing"
 	"time"
 
 	"go.uber.org/zap"
@@ -43,7 +42,13 @@ type sim struct {
 	repeated []string
 }
 
-func newSim(tb testing.TB, opts Options, k knobs) *sim {
+// fataler is the part of testing.TB and *rapid.T that newSim needs.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+}
+
+func newSim(tb fataler, opts Options, k knobs) *sim {
 	tb.Helper()
 	c, err := New(zap.NewNop(), opts)
 	if err != nil {
@@ -140,6 +145,7 @@ func (s *sim) execute(actions []Action) {
 			s.pending = append(s.pending, StepResult{Plan: a.Plan, Step: a.Step, Attempt: a.Attempt, Outcome: out, At: at})
 		case ActionUndo:
 			delete(s.effect(a.Plan), StepDisableJobs)
+			s.pending = append(s.pending, StepResult{Plan: a.Plan, Step: StepUndo, Outcome: OutcomeDone, At: at})
 		case ActionFence:
 			if s.w.siteA == "up" {
 				s.w.siteA = "fenced"

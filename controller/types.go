@@ -360,10 +360,11 @@ type Plan struct {
 	// FailedStep and FailReason say why the runbook stopped.
 	FailedStep Step   `json:"failed_step,omitempty"`
 	FailReason string `json:"fail_reason,omitempty"`
-	// UndoPending is true while an undo is due (held back by pause);
-	// Undone once it was emitted.
-	UndoPending bool `json:"undo_pending,omitempty"`
-	Undone      bool `json:"undone,omitempty"`
+	// UndoPending is true while an undo is due (held back by pause),
+	// UndoDispatched while it runs, Undone once it reported done.
+	UndoPending    bool `json:"undo_pending,omitempty"`
+	UndoDispatched bool `json:"undo_dispatched,omitempty"`
+	Undone         bool `json:"undone,omitempty"`
 	// DatabaseStates is each database's state on the target when the runbook stopped.
 	DatabaseStates map[string]string `json:"database_states,omitempty"`
 }
