@@ -658,92 +658,103 @@ func arith(op string, t Type, a, b Value) (Value, error) {
 // ---- LIKE ----
 
 // like matches s against a T-SQL LIKE pattern (%, _, [set], [^set], ranges), case-insensitively.
+// It runs in O(len(s) * len(pattern)): a greedy match that backtracks only to the last %.
 func like(s, pattern string, escape rune) bool {
-	return likeRunes([]rune(foldString(s)), []rune(strings.ToLower(pattern)), escape, 0)
+	return likeTokens([]rune(foldString(s)), compileLike([]rune(strings.ToLower(pattern)), escape))
 }
 
-func likeRunes(s, p []rune, esc rune, depth int) bool {
-	if depth > 10000 {
-		return false
-	}
-	for len(p) > 0 {
-		c := p[0]
+type likeTok struct {
+	kind byte // 'c' literal, '_' any one, '[' set, '%' any run
+	r    rune
+	set  []rune
+	neg  bool
+}
+
+func compileLike(p []rune, esc rune) []likeTok {
+	var out []likeTok
+	for i := 0; i < len(p); i++ {
+		c := p[i]
 		switch {
-		case esc != 0 && c == esc && len(p) > 1:
-			if len(s) == 0 || s[0] != p[1] {
-				return false
-			}
-			s, p = s[1:], p[2:]
+		case esc != 0 && c == esc && i+1 < len(p):
+			out = append(out, likeTok{kind: 'c', r: p[i+1]})
+			i++
 		case c == '%':
-			for len(p) > 0 && p[0] == '%' {
-				p = p[1:]
+			if len(out) == 0 || out[len(out)-1].kind != '%' {
+				out = append(out, likeTok{kind: '%'})
 			}
-			if len(p) == 0 {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if likeRunes(s[i:], p, esc, depth+1) {
-					return true
-				}
-			}
-			return false
 		case c == '_':
-			if len(s) == 0 {
-				return false
-			}
-			s, p = s[1:], p[1:]
+			out = append(out, likeTok{kind: '_'})
 		case c == '[':
 			end := -1
-			for j := 2; j < len(p); j++ {
+			for j := i + 2; j < len(p); j++ {
 				if p[j] == ']' {
 					end = j
 					break
 				}
 			}
 			if end < 0 {
-				if len(s) == 0 || s[0] != '[' {
-					return false
-				}
-				s, p = s[1:], p[1:]
+				out = append(out, likeTok{kind: 'c', r: c})
 				continue
 			}
-			if len(s) == 0 {
-				return false
+			set := p[i+1 : end]
+			tok := likeTok{kind: '['}
+			if len(set) > 0 && set[0] == '^' {
+				tok.neg, set = true, set[1:]
 			}
-			set := p[1:end]
-			neg := len(set) > 0 && set[0] == '^'
-			if neg {
-				set = set[1:]
-			}
-			match := false
-			for j := 0; j < len(set); j++ {
-				if j+2 < len(set) && set[j+1] == '-' {
-					if s[0] >= set[j] && s[0] <= set[j+2] {
-						match = true
-					}
-					j += 2
-					continue
-				}
-				if s[0] == set[j] {
-					match = true
-				}
-			}
-			if match == neg {
-				return false
-			}
-			s, p = s[1:], p[end+1:]
+			tok.set = set
+			out = append(out, tok)
+			i = end
 		default:
-			if len(s) == 0 || s[0] != c {
-				return false
-			}
-			s, p = s[1:], p[1:]
+			out = append(out, likeTok{kind: 'c', r: c})
 		}
 	}
-	// trailing spaces in s are ignored, as in the comparison
-	for _, r := range s {
-		if r != ' ' {
+	return out
+}
+
+func (t likeTok) matches(r rune) bool {
+	switch t.kind {
+	case 'c':
+		return r == t.r
+	case '_':
+		return true
+	}
+	match := false
+	for j := 0; j < len(t.set); j++ {
+		if j+2 < len(t.set) && t.set[j+1] == '-' {
+			if r >= t.set[j] && r <= t.set[j+2] {
+				match = true
+			}
+			j += 2
+			continue
+		}
+		if r == t.set[j] {
+			match = true
+		}
+	}
+	return match != t.neg
+}
+
+func likeTokens(s []rune, p []likeTok) bool {
+	si, pi := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(p) && p[pi].kind == '%':
+			star, mark = pi, si
+			pi++
+		case pi < len(p) && p[pi].matches(s[si]):
+			si++
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
 			return false
 		}
 	}
-	return true
+	for pi < len(p) && p[pi].kind == '%' {
+		pi++
+	}
+	return pi == len(p)
 }

@@ -336,6 +336,9 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(lrows)*len(rrows) > maxRows {
+				return nil, errTooManyRows
+			}
 			var out [][]Value
 			rightMatched := make([]bool, len(rrows))
 			ev := &env{ctx: en.ctx, st: en.st, outer: en.outer}
@@ -410,8 +413,16 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(rows)*len(part) > maxRows {
+			return nil, errTooManyRows
+		}
 		next := make([][]Value, 0, len(rows)*len(part))
-		for _, r := range rows {
+		for i, r := range rows {
+			if i%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
 			for _, q := range part {
 				row := append([]Value(nil), r...)
 				copy(row[pr.lo:pr.hi], q[pr.lo:pr.hi])
@@ -627,6 +638,12 @@ func rowKey(vals []Value) string {
 	}
 	return b.String()
 }
+
+// maxRows bounds the rows a join or cross product may consider: the lab's tables are small, and a
+// runaway query must fail rather than exhaust memory.
+const maxRows = 4_000_000
+
+var errTooManyRows = NewError(50000, 16, 1, "The lab refuses a join of more than 4000000 row combinations.")
 
 // errNoTable reports whether err means the backend has no such object.
 func errNoTable(err error) bool { return errors.Is(err, ErrNoSuchTable) }
