@@ -273,6 +273,10 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 		lo, n := src.offset, len(rel.Columns)
 		sc := p.sc
 		return producer{lo: lo, hi: lo + n, run: func(en *env) ([][]Value, error) {
+			if lo == 0 && n == sc.width {
+				// the only source: its rows are already full width (evaluation never writes to them)
+				return append([][]Value(nil), rel.Rows...), nil
+			}
 			out := make([][]Value, 0, len(rel.Rows))
 			for _, r := range rel.Rows {
 				row := nullRow(sc)
@@ -408,7 +412,16 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 	en := &env{ctx: ctx, st: p.st, outer: outer}
 	// FROM: cross product of the comma-separated items
 	rows := [][]Value{nullRow(p.sc)}
+	if len(p.from) == 1 {
+		var err error
+		if rows, err = p.from[0].run(en); err != nil {
+			return nil, err
+		}
+	}
 	for _, pr := range p.from {
+		if len(p.from) == 1 {
+			break
+		}
 		part, err := pr.run(en)
 		if err != nil {
 			return nil, err
