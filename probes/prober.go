@@ -279,6 +279,7 @@ func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 	sets, err := p.runBounded(ctx, t)
 	in.Received = p.clock.Now()
 	in.RTT = p.clock.Since(in.Started)
+	malformed := false
 	if err == nil {
 		var res parsed
 		res, err = parseBatch(t.batch, p.dbs, sets)
@@ -287,6 +288,7 @@ func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 			in.ServerName, in.Version, in.ServerUTC, in.Databases, in.byName = res.serverName, res.version, res.serverUTC, res.databases, res.byName
 			return in
 		}
+		malformed = true
 		err = fmt.Errorf("probe %s: %w", t.Name, err)
 	}
 	in.Err = err.Error()
@@ -295,15 +297,19 @@ func (p *Prober) probeOne(ctx context.Context, t *target) InstanceSnapshot {
 	case sqlerr.ServerAnswered(err):
 		in.Reachability = ReachRefusing
 		in.SQLErrorNumber, _ = sqlerr.Number(err)
-	case in.ErrClass == sqlerr.ClassCanceled:
-		in.Reachability = ReachUnknown
+	case malformed:
+		// A malformed answer (wrong columns or types) came from something that speaks TDS: alive,
+		// not usable.
+		in.Reachability = ReachRefusing
 	case in.ErrClass == sqlerr.ClassConnectivity:
 		in.Reachability = ReachUnreachable
 	default:
-		// A malformed answer (wrong columns) came from something that speaks TDS: alive, not usable.
-		in.Reachability = ReachRefusing
+		// Canceled by the caller, or an error nobody classified (e.g. a TLS failure): say nothing.
+		in.Reachability = ReachUnknown
 	}
-	p.log.Warn("probe_failed",
+	// Debug: a down instance fails every cycle; the snapshot carries the error and the controller
+	// logs the transitions it causes.
+	p.log.Debug("probe_failed",
 		zap.String("instance", t.Name), zap.String("site", string(t.Site)),
 		zap.String("reachability", in.Reachability.String()), zap.String("error_class", in.ErrClass.String()),
 		zap.Int32("sql_error_number", in.SQLErrorNumber), zap.Duration("rtt", in.RTT), zap.Error(err))

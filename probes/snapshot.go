@@ -57,7 +57,8 @@ func (r Role) String() string {
 type Reachability uint8
 
 const (
-	// ReachUnknown means the instance was not probed (yet) or the probe was canceled.
+	// ReachUnknown means the instance was not probed (yet), the probe was canceled, or it failed in a
+	// way nobody classified (e.g. a TLS handshake error): nothing is known.
 	ReachUnknown Reachability = iota
 	// ReachUp means the batch ran and every result set was read.
 	ReachUp
