@@ -112,15 +112,18 @@ func (r *run) bookkeeping() {
 		return
 	}
 	st := r.st
+	for _, db := range r.o.Databases {
+		prev := st.LastGood[db]
+		if lg := probes.UpdateLastGood(prev, r.in.Snapshot, db); !lg.ObservedAt.Equal(prev.ObservedAt) {
+			if st.LastGood == nil {
+				st.LastGood = map[string]probes.LastGood{}
+			}
+			st.LastGood[db] = lg
+		}
+	}
 	if r.ob.siteAAlive {
 		st.Outage = Outage{}
 		st.DataLoss = r.in.DataLoss
-		for db, obs := range r.ob.lastGood {
-			if st.LastGood == nil {
-				st.LastGood = map[string]SiteAObservation{}
-			}
-			st.LastGood[db] = obs
-		}
 		for db, inst := range r.ob.principals {
 			if st.Principals == nil {
 				st.Principals = map[string]string{}
@@ -634,7 +637,6 @@ type observation struct {
 	secondaryUp       bool
 	secondaryWritable []string
 	principals        map[string]string
-	lastGood          map[string]SiteAObservation
 	findings          []Diagnosis
 }
 
@@ -684,7 +686,6 @@ func observe(o Options, prev *Status, in Input) observation {
 		return ob
 	}
 	ob.principals = map[string]string{}
-	ob.lastGood = map[string]SiteAObservation{}
 	add := func(d Diagnosis) { ob.findings = append(ob.findings, d) }
 	for _, db := range o.Databases {
 		pi, pd, ok := snap.Principal(db)
@@ -694,13 +695,6 @@ func observe(o Options, prev *Status, in Input) observation {
 			continue
 		}
 		ob.principals[db] = pi.Name
-		lg := SiteAObservation{Instance: pi.Name, ObservedAt: pi.Received, ServerUTC: pi.ServerUTC,
-			LastLogBackupLSN: pd.LastLogBackupLSN, FailoverLSN: pd.Mirroring.FailoverLSN}
-		if len(pd.RecentLogBackups) > 0 {
-			nb := pd.RecentLogBackups[0]
-			lg.NewestBackup = &nb
-		}
-		ob.lastGood[db] = lg
 		if was := prev.Principals[db]; was != "" && was != pi.Name {
 			add(Diagnosis{Name: DiagMirrorFailedOver, Database: db, Instance: pi.Name,
 				Detail: fmt.Sprintf("principal moved from %s to %s inside site A: not a disaster", was, pi.Name)})
@@ -720,8 +714,7 @@ func observe(o Options, prev *Status, in Input) observation {
 			}
 		}
 		if ob.secondaryUp {
-			if sd, ok := ob.target.Database(db); ok && !pd.RecoveryForkGUID.IsZero() && !sd.RedoStartForkGUID.IsZero() &&
-				pd.RecoveryForkGUID != sd.RedoStartForkGUID && !sd.Writable() {
+			if sd, ok := ob.target.Database(db); ok && !sd.Writable() && probes.ForkMismatch(pd, sd) {
 				add(Diagnosis{Name: DiagForkMismatch, Database: db, Instance: ob.targetName, Degrading: true,
 					Detail: fmt.Sprintf("principal fork %s, secondary expects %s: the next restore would fail with 4330",
 						pd.RecoveryForkGUID, sd.RedoStartForkGUID)})
@@ -890,7 +883,7 @@ func (s Status) clone() Status {
 		c.LastPromotion = &lp
 	}
 	if s.LastGood != nil {
-		c.LastGood = make(map[string]SiteAObservation, len(s.LastGood))
+		c.LastGood = make(map[string]probes.LastGood, len(s.LastGood))
 		for k, v := range s.LastGood {
 			c.LastGood[k] = v
 		}

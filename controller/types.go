@@ -493,23 +493,6 @@ func (v Verdict) String() string {
 	return "would promote now: no — blocked by: " + strings.Join(parts, "; ")
 }
 
-// SiteAObservation is the last good observation of site A for one database,
-// persisted so that a restart during an outage keeps the data-loss estimate.
-type SiteAObservation struct {
-	// Instance is the partner that was principal.
-	Instance string `json:"instance"`
-	// ObservedAt is the controller's clock when the probe was answered.
-	ObservedAt time.Time `json:"observed_at"`
-	// ServerUTC is the principal's SYSUTCDATETIME() then.
-	ServerUTC time.Time `json:"server_utc"`
-	// LastLogBackupLSN is the first LSN of the next log backup then.
-	LastLogBackupLSN probes.LSN `json:"last_log_backup_lsn"`
-	// FailoverLSN is the mirroring failover LSN then.
-	FailoverLSN probes.LSN `json:"failover_lsn"`
-	// NewestBackup is the newest log backup the principal had taken then (nil if none seen).
-	NewestBackup *probes.LogBackup `json:"newest_backup,omitempty"`
-}
-
 // Outage is the hold timer of a suspected site-A loss (like a Prometheus
 // alert's `for:`, at explicit timestamps).
 type Outage struct {
@@ -564,8 +547,9 @@ type Status struct {
 	LastPromotion *PromotionRecord `json:"last_promotion,omitempty"`
 	// Consumed are the signals already counted.
 	Consumed []ConsumedSignal `json:"consumed,omitempty"`
-	// LastGood is the last good observation of site A, per database.
-	LastGood map[string]SiteAObservation `json:"last_good,omitempty"`
+	// LastGood is the last good observation of site A, per database,
+	// persisted so that a restart during an outage keeps the data-loss estimate.
+	LastGood map[string]probes.LastGood `json:"last_good,omitempty"`
 	// Principals is the partner that was principal, per database.
 	Principals map[string]string `json:"principals,omitempty"`
 	// Fenced are the instances a fence was emitted for in the current split-brain episode.
