@@ -501,6 +501,38 @@ func TestFreeTDSClient(t *testing.T) {
 	}
 }
 
+func TestDefaultDatabaseUnavailable(t *testing.T) {
+	b := engine.NewFixture(testNow, 0)
+	srv, err := New(zap.NewNop(), b, Config{Logins: []Login{{Name: "ls", Password: "pw", Sysadmin: true, DefaultDatabase: "lsdb"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(l)
+	}()
+	defer func() {
+		_ = srv.Close()
+		<-done
+	}()
+	lab := &lab{addr: l.Addr().String()}
+	db := lab.open(t, "ls", "pw", "")
+	err = db.PingContext(ctxT(t))
+	if !equalNumbers(numbers(err), []int32{4064, 18456}) {
+		t.Errorf("default database RESTORING: %v (%v), want [4064 18456]", numbers(err), err)
+	}
+	// naming a database explicitly works
+	var name string
+	if err := lab.open(t, "ls", "pw", "mgc").QueryRowContext(ctxT(t), "SELECT DB_NAME()").Scan(&name); err != nil || name != "mgc" {
+		t.Errorf("explicit database: %q %v", name, err)
+	}
+}
+
 func TestConfigValidation(t *testing.T) {
 	b := engine.NewFixture(testNow, 0)
 	for _, cfg := range []Config{{}, {Logins: []Login{{Name: ""}}}, {Logins: []Login{{Name: "a"}, {Name: "A"}}}} {
