@@ -337,6 +337,14 @@ func (e *Executor) finalCopy(ctx context.Context, db DB, step controller.Step, n
 	if err != nil {
 		return err
 	}
+	// A run in progress (scheduled, or started before a crash) is waited for
+	// first; only then is "is anything left to copy" decided.
+	if err := e.waitIdle(ctx, db, name, s.CopyJob); err != nil {
+		return err
+	}
+	if s, err = readSecondary(ctx, db, name); err != nil {
+		return err
+	}
 	newest, err := newestOnShare(ctx, db, s)
 	if err != nil {
 		return err
@@ -344,16 +352,13 @@ func (e *Executor) finalCopy(ctx context.Context, db DB, step controller.Step, n
 	if newest == "" || newest <= baseName(s.LastCopiedFile) {
 		e.log.Info("final_copy_not_needed", zap.String("database", name), zap.String("newest_on_share", newest),
 			zap.String("last_copied_file", s.LastCopiedFile))
-		return e.waitIdle(ctx, db, name, s.CopyJob)
+		return nil
 	}
 	return e.runJob(ctx, db, step, name, s.CopyJob)
 }
 
-// runJob starts a job (after any run in progress) and waits for its outcome.
+// runJob starts an idle job and waits for the outcome of that run.
 func (e *Executor) runJob(ctx context.Context, db DB, step controller.Step, name string, j JobState) error {
-	if err := e.waitIdle(ctx, db, name, j); err != nil {
-		return err
-	}
 	prev, err := readJobOutcome(ctx, db, j.ID)
 	if err != nil {
 		return err
