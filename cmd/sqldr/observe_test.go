@@ -2,15 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/sqldr/sqldr/controller"
+	"github.com/sqldr/sqldr/pkg/lab"
 	"github.com/sqldr/sqldr/pkg/observer"
 	"github.com/sqldr/sqldr/probes"
 )
@@ -243,5 +252,435 @@ func TestObservedInstances(t *testing.T) {
 	rep := observer.Report{Observer: "o", BootID: "b", Sequence: 1, Instances: got}
 	if err := rep.Validate(); err != nil {
 		t.Fatalf("converted instances do not make a valid report: %v", err)
+	}
+}
+
+// The scenarios below run everything in-process over TCP: the lab (pkg/lab) serves site A (SQLA1
+// principal, SQLA2 mirror) and site B (SQLB1 secondary) on loopback ports; the observer (`sqldr
+// observe`, built from a YAML config) probes site A from 127.0.0.3; the controller's prober probes
+// from 127.0.0.2; the lab cuts paths by client source address. The controller (mode auto) decides on
+// its own snapshot and on the observers' verdict, mapped by corroborationFor.
+
+const (
+	obsLabPassword     = "Lab-Passw0rd"
+	obsMonitorLogin    = "monitor"
+	obsMonitorPassword = "Mon-Passw0rd"
+	obsToken           = "observer-test-token-0123456789"
+	controllerSource   = "127.0.0.2"
+	observerSource     = "127.0.0.3"
+	obsInterval        = 10 * time.Second
+	obsMaxAge          = 30 * time.Second
+	ctrlCycle          = 10 * time.Second
+)
+
+type observeLab struct {
+	t        *testing.T
+	dir      string
+	log      *zap.Logger
+	lab      *lab.Lab
+	cfgPath  string
+	addr     string // the observer's listen address ("" before the first start)
+	obs      *observer.Server
+	obsClk   *clocktesting.FakeClock
+	stopObs  func()
+	client   *observer.Client
+	ctrlClk  *clocktesting.FakePassiveClock
+	prober   *probes.Prober
+	ctrl     *controller.Controller
+	status   controller.Status
+	lastSnap *probes.Snapshot
+	lastCorr observer.Result
+}
+
+func newObserveLab(t *testing.T, clientToken string) *observeLab {
+	t.Helper()
+	e := &observeLab{t: t, dir: t.TempDir(), log: zaptest.NewLogger(t, zaptest.Level(zapcore.InfoLevel))}
+	clk := lab.NewManualClock(lab.DefaultConfig().Start)
+	l, err := lab.Start(zap.NewNop(), lab.DefaultConfig(), lab.Options{Clock: clk, Tick: 5 * time.Millisecond,
+		Credentials: lab.Credentials{SAPassword: obsLabPassword, MonitorLogin: obsMonitorLogin, MonitorPassword: obsMonitorPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.lab = l
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Errorf("close lab: %v", err)
+		}
+	})
+	dsn := func(name, user, pw string) string {
+		srv, err := l.Server(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return writeTestFile(t, e.dir, name+"-"+user+".dsn", lab.DSN(srv.Addr(), user, pw, "master")+"&dial+timeout=2")
+	}
+
+	// The observer, configured as a user would.
+	tok := writeTestFile(t, e.dir, "observer.token", obsToken+"\n")
+	e.cfgPath = writeTestFile(t, e.dir, "observer.yml", `
+name: obs-dc3
+listen: 127.0.0.1:0
+token_file: `+tok+`
+interval: 10s
+timeout: 8s
+source_address: `+observerSource+`
+databases: [mgc, mgccomp]
+instances:
+  - name: SQLA1
+    dsn_file: `+dsn("SQLA1", obsMonitorLogin, obsMonitorPassword)+`
+    connect_timeout: 2s
+    query_timeout: 3s
+  - name: SQLA2
+    dsn_file: `+dsn("SQLA2", obsMonitorLogin, obsMonitorPassword)+`
+    connect_timeout: 2s
+    query_timeout: 3s
+`)
+	e.startObserver()
+
+	// The controller side: its observer client, its prober and the decision.
+	e.ctrlClk = clocktesting.NewFakePassiveClock(time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC))
+	ctok := writeTestFile(t, e.dir, "controller.token", clientToken)
+	c, err := observer.NewClient(e.log, observer.ClientOptions{
+		Observers: []observer.Endpoint{{Name: "obs-dc3", URL: "http://" + e.addr, TokenFile: ctok, Timeout: 3 * time.Second}},
+		Rule:      observer.Rule{MaxAge: obsMaxAge, Instances: []string{"SQLA1", "SQLA2"}},
+	}, e.ctrlClk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.client = c
+	t.Cleanup(c.Close)
+	var targets []probes.Target
+	for _, in := range []struct {
+		name string
+		site probes.Site
+		role probes.Role
+	}{{"SQLA1", probes.SiteA, probes.RolePartner}, {"SQLA2", probes.SiteA, probes.RolePartner}, {"SQLB1", probes.SiteB, probes.RoleSecondary}} {
+		targets = append(targets, probes.Target{Name: in.name, Site: in.site, Role: in.role, DSNFile: dsn(in.name, "sa", obsLabPassword),
+			ConnectTimeout: 2 * time.Second, QueryTimeout: 3 * time.Second})
+	}
+	var unsupported atomic.Bool
+	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"},
+		WrapConnector: sourceAddressConnector(netip.MustParseAddr(controllerSource), &unsupported)}, e.ctrlClk)
+	if err != nil || unsupported.Load() {
+		t.Fatalf("controller prober: %v (dialer unsupported: %v)", err, unsupported.Load())
+	}
+	e.prober = p
+	t.Cleanup(func() { _ = p.Close() })
+	opts := controller.DefaultOptions()
+	opts.Mode = controller.ModeAuto
+	opts.ConfirmAfter = 60 * time.Second
+	opts.MinFailedProbes = 2
+	ctrl, err := controller.New(e.log, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ctrl, e.status = ctrl, ctrl.NewStatus()
+	return e
+}
+
+// startObserver runs `sqldr observe` (its config, prober and server) on a fake clock and waits for
+// its first observation.
+func (e *observeLab) startObserver() {
+	t := e.t
+	t.Helper()
+	st, err := loadObserveConfig(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.addr != "" {
+		st.server.Addr = e.addr // a restart comes back on the same address
+	}
+	e.obsClk = clocktesting.NewFakeClock(time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC))
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan *observer.Server, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runObserver(ctx, e.log.Named("observe"), st, e.obsClk, func(s *observer.Server) { started <- s })
+	}()
+	select {
+	case e.obs = <-started:
+	case err := <-done:
+		cancel()
+		t.Fatalf("observer did not start: %v", err)
+	}
+	e.addr = e.obs.Addr()
+	var once sync.Once
+	e.stopObs = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("observer: %v", err)
+			}
+		})
+	}
+	t.Cleanup(e.stopObs)
+	waitUntil(t, "the observer's first observation", func() bool { _, ok := e.obs.Latest(); return ok })
+}
+
+// checkLeaks verifies, after every other cleanup of the test, that no goroutine it started is left.
+func checkLeaks(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// observeOnce lets the observer's schedule tick once and waits for the new observation.
+func (e *observeLab) observeOnce() observer.Report {
+	e.t.Helper()
+	r, _ := e.obs.Latest()
+	e.obsClk.Step(obsInterval)
+	var next observer.Report
+	waitUntil(e.t, "the next observation", func() bool {
+		var ok bool
+		next, ok = e.obs.Latest()
+		return ok && next.Sequence > r.Sequence
+	})
+	return next
+}
+
+// observeUntil ticks the observer (at most 50 times) until its latest report satisfies cond.
+func (e *observeLab) observeUntil(what string, cond func(observer.Report) bool) {
+	e.t.Helper()
+	for range 50 {
+		if r, ok := e.obs.Latest(); ok && cond(r) {
+			return
+		}
+		e.observeOnce()
+	}
+	r, _ := e.obs.Latest()
+	e.t.Fatalf("the observer never saw %s; latest: %+v", what, r)
+}
+
+// cycle is one controller cycle: probe, ask the observers, decide.
+func (e *observeLab) cycle() controller.Result {
+	e.t.Helper()
+	e.ctrlClk.SetTime(e.ctrlClk.Now().Add(ctrlCycle))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e.lastSnap = e.prober.Probe(ctx)
+	e.lastCorr = e.client.Check(ctx)
+	res, err := e.ctrl.Decide(e.status, controller.Input{Snapshot: e.lastSnap, Corroboration: corroborationFor(e.lastCorr),
+		DataLoss: controller.DataLoss{Known: true, Window: 5 * time.Second, Uncertainty: time.Second}}, e.ctrlClk.Now())
+	if err != nil {
+		e.t.Fatalf("decide: %v", err)
+	}
+	e.status = res.Status
+	return res
+}
+
+func allUnreachable(r observer.Report) bool {
+	for _, in := range r.Instances {
+		if in.Reachability != observer.ReachUnreachable {
+			return false
+		}
+	}
+	return len(r.Instances) == 2
+}
+
+func anyServing(r observer.Report) bool {
+	for _, in := range r.Instances {
+		if in.Serving() {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *observeLab) inject(f lab.Fault) {
+	e.t.Helper()
+	if _, err := e.lab.Topology().Inject(f); err != nil {
+		e.t.Fatalf("inject %+v: %v", f, err)
+	}
+}
+
+// runCycles runs at most n controller cycles, ticking the observer before each if asked, until the
+// controller starts promoting; it returns whether it did.
+func (e *observeLab) runCycles(n int, tickObserver bool) (promoted bool) {
+	e.t.Helper()
+	for range n {
+		if tickObserver {
+			e.observeOnce()
+		}
+		e.cycle()
+		if e.status.State == controller.StatePromoting {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *observeLab) corroborationBlocker() string {
+	for _, b := range e.status.Verdict.Blocked {
+		if b.Gate == controller.GateCorroborated {
+			return b.Detail
+		}
+	}
+	return ""
+}
+
+func TestObserveLabSiteADown(t *testing.T) {
+	checkLeaks(t)
+	e := newObserveLab(t, obsToken)
+	e.observeUntil("site A serving", anyServing)
+	// Healthy: the observer sees the principal serving, which is a veto (nothing to corroborate).
+	e.cycle()
+	e.observeOnce()
+	e.cycle()
+	if e.lastCorr.Verdict != observer.VerdictVetoed || !e.lastSnap.AnyUp(probes.SiteA) ||
+		(e.status.State != controller.StateHealthy && e.status.State != controller.StateDegraded) {
+		t.Fatalf("healthy: verdict %s (%s), controller sees site A up %v, state %s", e.lastCorr.Verdict, e.lastCorr.Detail,
+			e.lastSnap.AnyUp(probes.SiteA), e.status.State)
+	}
+
+	// Site A really goes down: both vantage points see it; the observer corroborates and the
+	// controller in auto mode starts the promotion.
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.observeUntil("site A down", allUnreachable)
+	if !e.runCycles(12, true) {
+		t.Fatalf("no automatic promotion: state %s, verdict %s, corroboration %s (%s)", e.status.State, e.status.Verdict,
+			e.lastCorr.Verdict, e.lastCorr.Detail)
+	}
+	if e.lastCorr.Verdict != observer.VerdictDown || e.lastSnap.AnyAlive(probes.SiteA) {
+		t.Fatalf("promoted with corroboration %s, controller sees site A alive %v", e.lastCorr.Verdict, e.lastSnap.AnyAlive(probes.SiteA))
+	}
+	if st := e.lastCorr.Observers[0]; st.State != observer.StateFresh || st.View != observer.ViewDown {
+		t.Fatalf("observer status %+v", st)
+	}
+	if p := e.status.Plan; p == nil || p.Approval == nil || p.Approval.By != "auto" {
+		t.Fatalf("plan %+v: want an automatic approval", p)
+	}
+}
+
+func TestObserveLabOnlyControllerPathCut(t *testing.T) {
+	checkLeaks(t)
+	e := newObserveLab(t, obsToken)
+	// The link from the controller (127.0.0.2) to site A is cut; the observer (127.0.0.3) still
+	// reaches it. The controller has not connected yet, so no pooled connection survives the cut.
+	for _, inst := range []string{"SQLA1", "SQLA2"} {
+		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{controllerSource}})
+	}
+	if e.runCycles(12, true) {
+		t.Fatal("promoted although the observer sees site A serving")
+	}
+	if e.lastSnap.AnyAlive(probes.SiteA) {
+		t.Fatal("the controller still reaches site A: the cut did not apply")
+	}
+	if e.lastCorr.Verdict != observer.VerdictVetoed || !strings.Contains(e.lastCorr.Detail, "obs-dc3 sees SQLA1 serving") {
+		t.Fatalf("corroboration %s (%s), want vetoed by SQLA1 serving", e.lastCorr.Verdict, e.lastCorr.Detail)
+	}
+	if e.status.State != controller.StateAwaitingApproval && e.status.State != controller.StateSiteDown {
+		t.Fatalf("state %s, want site down waiting for an operator", e.status.State)
+	}
+	if d := e.corroborationBlocker(); !strings.Contains(d, "vetoed") {
+		t.Fatalf("corroborated gate: %q, want a veto", d)
+	}
+}
+
+func TestObserveLabObserverDownStaleAndReturning(t *testing.T) {
+	checkLeaks(t)
+	e := newObserveLab(t, obsToken)
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.observeUntil("site A down", allUnreachable)
+
+	// Stale: the observer answers, but its observation no longer advances (its schedule is stuck);
+	// the controller, polling every 10s, stops counting it once the last advance is 30s old, before
+	// site A is confirmed down (60s after the first failed probe).
+	e.runCycles(1, true)
+	e.runCycles(1, true)
+	if e.lastCorr.Verdict != observer.VerdictDown || e.status.State != controller.StateSiteSuspect {
+		t.Fatalf("fresh: %s (%s), state %s", e.lastCorr.Verdict, e.lastCorr.Detail, e.status.State)
+	}
+	if e.runCycles(6, false) {
+		t.Fatal("promoted on a stale observation")
+	}
+	if st := e.lastCorr.Observers[0]; st.State != observer.StateStale || e.lastCorr.Verdict != observer.VerdictNone {
+		t.Fatalf("stuck observer: verdict %s, state %s (%s)", e.lastCorr.Verdict, st.State, st.Detail)
+	}
+	if d := e.corroborationBlocker(); !strings.Contains(d, "no fresh corroboration") {
+		t.Fatalf("corroborated gate: %q", d)
+	}
+	if e.status.State != controller.StateAwaitingApproval {
+		t.Fatalf("state %s, want awaiting approval (auto behaves as approval)", e.status.State)
+	}
+
+	// Down: the observer process stops; its last report does not count.
+	e.stopObs()
+	e.cycle()
+	if st := e.lastCorr.Observers[0]; st.State != observer.StateUnreachable || e.lastCorr.Verdict != observer.VerdictNone {
+		t.Fatalf("observer down: verdict %s, state %s (%s)", e.lastCorr.Verdict, st.State, st.Detail)
+	}
+	if e.status.State == controller.StatePromoting {
+		t.Fatal("promoted while the observer is down")
+	}
+
+	// It returns (a new run on the same address): its first answer sets the baseline, the next
+	// advance makes it fresh again, and the plan waiting for approval is promoted automatically.
+	e.startObserver()
+	e.observeUntil("site A down", allUnreachable)
+	e.cycle()
+	if st := e.lastCorr.Observers[0]; st.State != observer.StateStale || st.Sequence == 0 {
+		t.Fatalf("first answer after the return: %+v", st)
+	}
+	if !e.runCycles(3, true) {
+		t.Fatalf("no promotion after the observer returned: state %s, corroboration %s (%s), verdict %s",
+			e.status.State, e.lastCorr.Verdict, e.lastCorr.Detail, e.status.Verdict)
+	}
+	if e.lastCorr.Observers[0].State != observer.StateFresh {
+		t.Fatalf("observer %+v", e.lastCorr.Observers[0])
+	}
+}
+
+func TestObserveLabWrongToken(t *testing.T) {
+	checkLeaks(t)
+	e := newObserveLab(t, "a-token-that-is-not-the-observers")
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.observeUntil("site A down", allUnreachable)
+	if e.runCycles(6, true) {
+		t.Fatal("promoted on the word of an observer that rejected the token")
+	}
+	st := e.lastCorr.Observers[0]
+	if st.State != observer.StateUnauthorized || st.Sequence != 0 || e.lastCorr.Verdict != observer.VerdictNone {
+		t.Fatalf("verdict %s, observer %+v", e.lastCorr.Verdict, st)
+	}
+	if n := e.obs.Unauthorized(); n != 6 {
+		t.Fatalf("the observer counted %d rejected requests, want 6", n)
+	}
+	if d := e.corroborationBlocker(); !strings.Contains(d, "unauthorized") {
+		t.Fatalf("corroborated gate: %q", d)
+	}
+}
+
+func TestObserveLabOnlyObserverPathCut(t *testing.T) {
+	checkLeaks(t)
+	e := newObserveLab(t, obsToken)
+	// The observer's own path to site A is cut (it restarts, so no pooled connection survives):
+	// it reports site A unreachable, but the controller still reaches it, so nothing is confirmed
+	// and the observer's word alone promotes nothing.
+	for _, inst := range []string{"SQLA1", "SQLA2"} {
+		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{observerSource}})
+	}
+	e.stopObs()
+	e.startObserver()
+	e.observeUntil("site A unreachable from the observer", allUnreachable)
+	if e.runCycles(8, true) {
+		t.Fatal("promoted although the controller reaches site A")
+	}
+	if e.lastCorr.Verdict != observer.VerdictDown || !e.lastSnap.AnyUp(probes.SiteA) {
+		t.Fatalf("corroboration %s, controller sees site A up %v", e.lastCorr.Verdict, e.lastSnap.AnyUp(probes.SiteA))
+	}
+	if e.status.State != controller.StateHealthy && e.status.State != controller.StateDegraded {
+		t.Fatalf("state %s, want site A serving", e.status.State)
 	}
 }
