@@ -22,6 +22,7 @@ type knobs struct {
 	skipPlanIDCheck   bool // any approval approves the pending plan
 	skipConsumedCheck bool // a signal already counted counts again
 	blindRerun        bool // after a restart, started steps are re-run without a check
+	skipConfirmHold   bool // the first failed probe confirms site A down
 }
 
 // maxChain bounds the transitions made in one Decide call (e.g. SiteSuspect
@@ -279,7 +280,7 @@ func (r *run) handle() (Event, string) {
 			return r.ob.servingEvent(), r.ob.servingEvidence()
 		}
 		held := r.now.Sub(r.st.Outage.FirstFailed)
-		if held >= r.o.ConfirmAfter && r.st.Outage.Failures >= r.o.MinFailedProbes {
+		if (held >= r.o.ConfirmAfter && r.st.Outage.Failures >= r.o.MinFailedProbes) || r.k.skipConfirmHold {
 			return EventSiteConfirmedDown, fmt.Sprintf("%d consecutive failed probes held %s (confirm_after %s, min_failed_probes %d)",
 				r.st.Outage.Failures, held, r.o.ConfirmAfter, r.o.MinFailedProbes)
 		}

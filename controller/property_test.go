@@ -26,6 +26,7 @@ const (
 	propPause         = "P5 nothing new starts while paused"
 	propNoRepeat      = "P6 a finished step is never run again after a crash"
 	propMonitor       = "P7 monitor mode never acts"
+	propConfirmHold   = "P8 site A confirmed down only after confirm_after and min_failed_probes"
 )
 
 // sigKey identifies a signal file (one write of it).
@@ -46,6 +47,8 @@ type model struct {
 	promo      *PromotionRecord      // latest promotion started
 	promoPlans map[string]*time.Time // plan → promotion start
 	trace      []string              // one line per reconcile, printed on failure
+	streak     int                   // consecutive snapshots without any site-A partner answering
+	streakFrom time.Time             // time of the first of them
 }
 
 // tracingT adds the recent history to a property failure.
@@ -175,6 +178,12 @@ func (m *model) check(rt0 *rapid.T, s *sim, prev Status, in Input, res Result) {
 	alive := in.Snapshot.AnyAlive(probes.SiteA)
 	if alive {
 		m.aliveAt = append(m.aliveAt, now)
+		m.streak = 0
+	} else {
+		if m.streak == 0 {
+			m.streakFrom = now
+		}
+		m.streak++
 	}
 	// Record which approvals were valid when delivered, judged by the model
 	// from the plan the status showed before the call.
@@ -214,6 +223,11 @@ func (m *model) check(rt0 *rapid.T, s *sim, prev Status, in Input, res Result) {
 		coverage.add(tr.Event)
 		if tr.To == StateAwaitingApproval && tr.Event == EventPlanPublished {
 			continue
+		}
+		if tr.Event == EventSiteConfirmedDown {
+			if held := now.Sub(m.streakFrom); m.streak < m.opts.MinFailedProbes || held < m.opts.ConfirmAfter {
+				rt.Fatalf("%s: confirmed after %d failed probes held %s", propConfirmHold, m.streak, held)
+			}
 		}
 		switch tr.Event {
 		case EventAutoPromote, EventApproved:
@@ -384,6 +398,7 @@ func TestPropertiesHaveTeeth(t *testing.T) {
 		{"plan-ID check", knobs{skipPlanIDCheck: true}, propApproval},
 		{"consumed-signal check", knobs{skipConsumedCheck: true}, propConsumedOnce},
 		{"check before re-run after a crash", knobs{blindRerun: true}, propNoRepeat},
+		{"site confirmed down (hold timer)", knobs{skipConfirmHold: true}, propConfirmHold},
 	}
 	// A counterexample is all this test needs: shrink briefly, write no fail files.
 	setFlag(t, "rapid.shrinktime", "2s")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -304,6 +305,21 @@ func writeCycle(out *strings.Builder, now time.Time, w world, in Input, res Resu
 		fmt.Fprintf(out, "        %s → %s [%s] %s\n", tr.From, tr.To, tr.Event, tr.Reason)
 		if tr.Evidence != "" {
 			fmt.Fprintf(out, "          evidence: %s\n", tr.Evidence)
+		}
+		if p := res.Status.Plan; tr.To == StatePromotionFailed && p != nil {
+			var dbs []string
+			for db, state := range p.DatabaseStates {
+				dbs = append(dbs, db+"="+state)
+			}
+			sort.Strings(dbs)
+			undo := "none (RECOVERY may have run)"
+			switch {
+			case p.UndoPending:
+				undo = "due (held by pause)"
+			case p.UndoDispatched:
+				undo = "emitted"
+			}
+			fmt.Fprintf(out, "          databases: %s; undo: %s\n", strings.Join(dbs, ", "), undo)
 		}
 	}
 	for _, a := range res.Actions {
