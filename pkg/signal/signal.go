@@ -293,11 +293,12 @@ func (r *Reader) validate(path string, k Kind, fi FileInfo, dirProblem string, n
 	if fi.Size > maxSignalFileSize {
 		return rej(ReasonMalformed, "", fmt.Sprintf("%s is %d bytes, more than %d", path, fi.Size, maxSignalFileSize))
 	}
+	if k == KindPause {
+		// A level, not an event: it holds for as long as the file exists.
+		return Signal{Kind: k, ModTime: fi.ModTime}, nil
+	}
 	if age := now.Sub(fi.ModTime); age > r.opts.ApprovalTTL {
 		return rej(ReasonStale, "", fmt.Sprintf("written %s ago, approval_ttl is %s", age.Round(time.Second), r.opts.ApprovalTTL))
-	}
-	if k == KindPause {
-		return Signal{Kind: k, ModTime: fi.ModTime}, nil
 	}
 	data, err := os.ReadFile(path) //nolint:gosec // fixed name inside the signal directory
 	if err != nil {

@@ -230,6 +230,14 @@ func TestPause(t *testing.T) {
 			t.Fatalf("scan %d: %+v %v", i, sc, err)
 		}
 	}
+	// A pause set long ago still holds: it is not subject to approval_ttl.
+	old := now.Add(-48 * time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "pause"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if sc, err := r.Scan(now, Expect{}); err != nil || !sc.Paused || len(sc.Rejected) != 0 {
+		t.Fatalf("old pause file: %+v %v", sc, err)
+	}
 	if err := RemovePause(dir); err != nil {
 		t.Fatal(err)
 	}
