@@ -175,8 +175,9 @@ type ObserverStatus struct {
 	BootID   string `json:"boot_id,omitempty"`
 	Sequence uint64 `json:"sequence,omitempty"`
 	// Age is the latest report's age on the controller's clock: its reported age plus the time
-	// since it was received (0 when there is none).
-	Age time.Duration `json:"age"`
+	// since it was received (0 when there is none). AgeSeconds is the same in seconds, for JSON.
+	Age        time.Duration `json:"-"`
+	AgeSeconds float64       `json:"age_seconds"`
 	// Instances is the latest report's view of site A.
 	Instances []Instance `json:"instances,omitempty"`
 }
@@ -248,6 +249,7 @@ func judge(o Tracked, instances []string, maxAge time.Duration, now time.Time) O
 	if r := o.Report; r != nil {
 		st.BootID, st.Sequence, st.Instances = r.BootID, r.Sequence, r.Instances
 		st.Age = r.Age() + now.Sub(o.Received)
+		st.AgeSeconds = st.Age.Seconds()
 	}
 	switch o.Outcome {
 	case OutcomeNone:

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -197,5 +198,20 @@ func TestReportValidate(t *testing.T) {
 	}
 	if err := (&Report{Observer: "o", BootID: "b", Sequence: 1}).Validate(); err == nil || !strings.Contains(err.Error(), "instances: at least one") {
 		t.Errorf("report without instances: %v", err)
+	}
+}
+
+func TestResultJSON(t *testing.T) {
+	o := fresh("o1", unreachable("SQLA1"))
+	o.Report.AgeSeconds = 1.5
+	b, err := json.Marshal(Evaluate([]Tracked{o}, Rule{}, t0.Add(time.Second)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"verdict":"corroborated_down"`, `"quorum":1`, `"observer":"o1"`, `"state":"fresh"`,
+		`"view":"down"`, `"sequence":7`, `"age_seconds":2.5`, `"reachability":"unreachable"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
 	}
 }
