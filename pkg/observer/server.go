@@ -243,8 +243,12 @@ func (s *Server) Run(ctx context.Context) error {
 	stopLoop()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if serr := s.http.Shutdown(sctx); serr != nil && err == nil {
-		err = fmt.Errorf("shutdown: %w", serr)
+	if serr := s.http.Shutdown(sctx); serr != nil {
+		// Requests still in flight after the grace period are cut.
+		_ = s.http.Close()
+		if err == nil {
+			err = fmt.Errorf("shutdown: %w", serr)
+		}
 	}
 	wg.Wait()
 	s.log.Info("observer_stopped", zap.String("observer", s.opts.Name))
