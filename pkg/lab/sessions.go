@@ -135,7 +135,7 @@ func (d *Database) writableErr() *SQLError {
 func (i *Instance) sessionsIn(db string, self *Session) int {
 	n := 0
 	for _, s := range i.sessions {
-		if s != self && !s.killed && strings.EqualFold(s.db, db) {
+		if (self == nil || s.spid != self.spid) && !s.killed && strings.EqualFold(s.db, db) {
 			n++
 		}
 	}
@@ -145,7 +145,7 @@ func (i *Instance) sessionsIn(db string, self *Session) int {
 // killSessionsIn ends every session in db except self.
 func (i *Instance) killSessionsIn(db string, self *Session) {
 	for _, s := range i.sessions {
-		if s != self && strings.EqualFold(s.db, db) {
+		if (self == nil || s.spid != self.spid) && strings.EqualFold(s.db, db) {
 			i.kill(s)
 		}
 	}

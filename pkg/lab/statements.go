@@ -469,3 +469,43 @@ func (i *Instance) SetWorkload(on bool) {
 	i.topo.syncLocked()
 	i.workload = on
 }
+
+// UnsupportedAlter answers an ALTER DATABASE option the lab does not simulate:
+// refused inside a mirroring session (1468, §8 Q3) and otherwise reported as
+// unsupported, never silently accepted.
+func (s *Session) UnsupportedAlter(db, option string) error {
+	i := s.inst
+	t := i.topo
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := i.db(db)
+	if d == nil {
+		return Errors{errDBNotExist(db), alterFailed()}
+	}
+	if !s.login.Sysadmin {
+		return Errors{errAlterPermission(d.name), alterFailed()}
+	}
+	if d.inMirroring() {
+		if d.mir.role == RoleMirror {
+			return Errors{errNotPermittedInState("Restoring"), alterFailed()}
+		}
+		return Errors{errInMirroringSession(d.name), alterFailed()}
+	}
+	return Errors{sqlErr(5058, 16, 1, "Option '%s' cannot be set in database '%s'.", option, d.name), alterFailed()}
+}
+
+// Kill ends a session (KILL spid).
+func (i *Instance) Kill(login Login, spid int32) error {
+	t := i.topo
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !login.Sysadmin {
+		return Errors{sqlErr(6102, 14, 1, "User does not have permission to use the KILL statement.")}
+	}
+	s, ok := i.sessions[spid]
+	if !ok {
+		return Errors{sqlErr(6106, 16, 2, "Process ID %d is not an active process ID.", spid)}
+	}
+	i.kill(s)
+	return nil
+}
