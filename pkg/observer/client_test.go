@@ -9,11 +9,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -393,5 +395,109 @@ func TestEndpointURL(t *testing.T) {
 		if err != nil || got != want {
 			t.Errorf("endpointURL(%q) = %q, %v; want %q", raw, got, err, want)
 		}
+	}
+}
+
+// linkProxy forwards TCP connections to target while up; when cut, it drops every connection and
+// refuses new ones (a WAN outage between the daemon and the observer).
+type linkProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+}
+
+func startLinkProxy(t *testing.T, target string) *linkProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &linkProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.setCut(true)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *linkProxy) accept() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			_ = in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			p.mu.Unlock()
+			_ = in.Close()
+			continue
+		}
+		p.conns[in], p.conns[out] = struct{}{}, struct{}{}
+		p.wg.Add(2)
+		p.mu.Unlock()
+		pipe := func(dst, src net.Conn) {
+			defer p.wg.Done()
+			_, _ = io.Copy(dst, src)
+			_ = dst.Close()
+			_ = src.Close()
+		}
+		go pipe(in, out)
+		go pipe(out, in)
+	}
+}
+
+func (p *linkProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for c := range p.conns {
+			_ = c.Close()
+		}
+		p.conns = map[net.Conn]struct{}{}
+	}
+}
+
+func TestClientObserverReturningAfterLinkOutage(t *testing.T) {
+	s := startServer(t, nil, nil)
+	waitFor(t, "observation 1", func() bool { return s.seq() == 1 })
+	link := startLinkProxy(t, s.Addr())
+	c := newTestClient(t, Rule{}, endpoint(t, "obs1", "http://"+link.ln.Addr().String()))
+	c.check(t, VerdictNone, StateStale)
+	s.next(t)
+	c.advance(10 * time.Second)
+	c.check(t, VerdictDown, StateFresh)
+
+	// The link to the observer is cut: unreachable, whatever it said before.
+	link.setCut(true)
+	for range 3 {
+		s.next(t) // the observer keeps observing on its side
+		c.advance(10 * time.Second)
+		res := c.check(t, VerdictNone, StateUnreachable)
+		if res.Observers[0].Sequence != 2 {
+			t.Fatalf("sequence %d during the outage, want the last one received (2)", res.Observers[0].Sequence)
+		}
+	}
+
+	// The link returns: same run, the sequence has moved on (2 → 5), so the observation is fresh at
+	// once — no new baseline is needed.
+	link.setCut(false)
+	c.advance(10 * time.Second)
+	res := c.check(t, VerdictDown, StateFresh)
+	if res.Observers[0].Sequence != 5 || res.Observers[0].BootID != s.BootID() {
+		t.Fatalf("after the outage: %+v", res.Observers[0])
 	}
 }
