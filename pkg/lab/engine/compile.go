@@ -356,6 +356,81 @@ func (c *compiler) binary(e *Binary) (*cexpr, error) {
 	}}, nil
 }
 
+// hashedIn evaluates x IN (items) with the items computed once and kept in a set.
+func (c *compiler) hashedIn(x *cexpr, items []*cexpr, not bool) *cexpr {
+	var set map[string]bool
+	hasNull := false
+	return boolExpr(func(en *env) (tri, error) {
+		if set == nil {
+			set = make(map[string]bool, len(items))
+			for _, it := range items {
+				w, err := it.eval(en)
+				if err != nil {
+					return triUnknown, err
+				}
+				if w.Null {
+					hasNull = true
+					continue
+				}
+				set[rowKey([]Value{w})] = true
+			}
+		}
+		v, err := x.eval(en)
+		if err != nil {
+			return triUnknown, err
+		}
+		res := triFalse
+		switch {
+		case v.Null:
+			res = triUnknown
+		case set[rowKey([]Value{v})]:
+			res = triTrue
+		case hasNull:
+			res = triUnknown
+		}
+		if not {
+			return res.not(), nil
+		}
+		return res, nil
+	})
+}
+
+// rowIndependent reports whether expressions use no columns and no subqueries, so their values
+// are the same for every row of a statement.
+func rowIndependent(list []Expr) bool {
+	ok := true
+	var walk func(Expr)
+	walk = func(e Expr) {
+		if !ok || e == nil {
+			return
+		}
+		switch e := e.(type) {
+		case *ColumnRef, *Subquery, *Exists, *InList:
+			ok = false
+		case *FuncCall:
+			if e.Name == "NEWID" {
+				ok = false
+			}
+			for _, a := range e.Args {
+				walk(a)
+			}
+		case *Unary:
+			walk(e.X)
+		case *Binary:
+			walk(e.L)
+			walk(e.R)
+		case *Cast:
+			walk(e.X)
+		case *Case:
+			ok = false
+		}
+	}
+	for _, e := range list {
+		walk(e)
+	}
+	return ok
+}
+
 func literalShape(e Expr, t, other Type) Type {
 	lit, ok := e.(*Literal)
 	if !ok || !t.IsInteger() || other.Kind != KindNumeric || lit.Val.Null {
@@ -389,6 +464,19 @@ func (c *compiler) inList(e *InList) (*cexpr, error) {
 			return nil, ErrOperandClash(x.t, ci.t)
 		}
 		items = append(items, ci)
+	}
+	// A list of constants and variables (the usual `name IN (@p1, …, @pN)`) is evaluated once per
+	// statement and hashed when its values hash like x's.
+	if sub == nil && len(items) > 8 && rowIndependent(e.List) {
+		hashable := true
+		for _, it := range items {
+			if it.t.Kind != KindUnknown && !sameHashFamily(x.t, it.t) {
+				hashable = false
+			}
+		}
+		if hashable {
+			return c.hashedIn(x, items, not), nil
+		}
 	}
 	return boolExpr(func(en *env) (tri, error) {
 		v, err := x.eval(en)

@@ -522,3 +522,31 @@ func TestParseNeverPanics(t *testing.T) {
 		_, _ = Parse(in)
 	}
 }
+
+func TestHashedInAndJoinAgreeWithNestedLoops(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	// long IN lists (hashed) and short ones (compared one by one) must give the same answers,
+	// NULL rules included
+	long := "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12"
+	cases := []struct{ sql, want string }{
+		{"SELECT COUNT(*) FROM sys.databases WHERE database_id IN (" + long + ")", "10"},
+		{"SELECT COUNT(*) FROM sys.databases WHERE database_id NOT IN (" + long + ")", "0"},
+		{"SELECT COUNT(*) FROM sys.databases WHERE database_id NOT IN (" + long + ", NULL)", "0"},
+		{"SELECT COUNT(*) FROM sys.databases WHERE database_id IN (" + long + ", NULL)", "10"},
+		{"SELECT COUNT(*) FROM sys.databases WHERE name IN (N'MGC', 'lsdb ', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h')", "2"},
+		{"SELECT COUNT(*) FROM sys.databases WHERE CAST(database_id AS bigint) IN (5.0, 6, 100, 101, 102, 103, 104, 105, 106, 107)", "2"},
+		// hash join on an int = int equality, plus a residual condition
+		{"SELECT COUNT(*) FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id AND f.type = 1", "6"},
+		{"SELECT COUNT(*) FROM sys.databases d LEFT JOIN sys.master_files f ON d.database_id = f.database_id AND f.file_id = 1", "10"},
+		{"SELECT COUNT(*) FROM sys.databases d RIGHT JOIN sys.master_files f ON d.database_id = f.database_id AND d.name = N'mgc'", "12"},
+		{"SELECT COUNT(*) FROM sys.databases d FULL JOIN sys.master_files f ON d.database_id = f.database_id AND d.name = N'mgc'", "21"},
+		// string keys join case-insensitively, as the comparison does
+		{"SELECT COUNT(*) FROM msdb.dbo.backupset b JOIN sys.databases d ON UPPER(b.database_name) = d.name", "3"},
+		{"SELECT COUNT(*) FROM msdb.dbo.backupset b JOIN (SELECT UPPER(name) AS n FROM sys.databases) d ON b.database_name = d.n", "3"},
+	}
+	for _, c := range cases {
+		if got := scalarText(t, s, c.sql); got != c.want {
+			t.Errorf("%s = %s, want %s", c.sql, got, c.want)
+		}
+	}
+}

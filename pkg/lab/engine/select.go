@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -321,6 +322,7 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 			return producer{}, err
 		}
 		var on *cexpr
+		var pairs []eqPair
 		if te.On != nil {
 			if hasAggregate(te.On) {
 				return producer{}, NewError(4101, 15, 1, "Aggregates on the right side of an APPLY operator cannot reference columns from the left side.")
@@ -329,8 +331,10 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 			if on, err = c.compile(te.On); err != nil {
 				return producer{}, err
 			}
+			pairs = p.equiPairs(te.On, left, right)
 		}
 		kind := te.Kind
+		width := func() int { return p.sc.width }
 		return producer{lo: left.lo, hi: right.hi, run: func(en *env) ([][]Value, error) {
 			lrows, err := left.run(en)
 			if err != nil {
@@ -340,24 +344,48 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 			if err != nil {
 				return nil, err
 			}
-			if len(lrows)*len(rrows) > maxRows {
+			// candidates(l) lists the right rows that may match l: all of them, or with an equality
+			// between a left and a right column, those with an equal key (a hash join).
+			var index map[string][]int
+			all := make([]int, len(rrows))
+			for j := range all {
+				all[j] = j
+			}
+			if len(pairs) > 0 {
+				index = make(map[string][]int, len(rrows))
+				for j, r := range rrows {
+					if k, ok := joinKey(r, pairs, false); ok {
+						index[k] = append(index[k], j)
+					}
+				}
+			} else if len(lrows)*len(rrows) > maxRows {
 				return nil, errTooManyRows
 			}
 			var out [][]Value
 			rightMatched := make([]bool, len(rrows))
-			ev := &env{ctx: en.ctx, st: en.st, outer: en.outer}
+			scratch := make([]Value, width())
+			ev := &env{ctx: en.ctx, st: en.st, outer: en.outer, row: scratch}
 			for i, l := range lrows {
 				if i%256 == 0 {
 					if err := en.ctx.Err(); err != nil {
 						return nil, err
 					}
 				}
+				cands := all
+				if index != nil {
+					k, ok := joinKey(l, pairs, true)
+					if !ok {
+						cands = nil
+					} else {
+						cands = index[k]
+					}
+				}
 				matched := false
-				for j, r := range rrows {
-					row := append([]Value(nil), l...)
-					copy(row[right.lo:right.hi], r[right.lo:right.hi])
+				for _, j := range cands {
+					r := rrows[j]
+					copy(scratch, l)
+					copy(scratch[right.lo:right.hi], r[right.lo:right.hi])
 					if on != nil {
-						ev.row = row
 						b, err := evalBool(ev, on)
 						if err != nil {
 							return nil, err
@@ -368,7 +396,10 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 					}
 					matched = true
 					rightMatched[j] = true
-					out = append(out, row)
+					out = append(out, append([]Value(nil), scratch...))
+					if len(out) > maxRows {
+						return nil, errTooManyRows
+					}
 				}
 				if !matched && (kind == JoinLeft || kind == JoinFull) {
 					out = append(out, append([]Value(nil), l...))
@@ -640,6 +671,8 @@ func rowKey(vals []Value) string {
 			b.WriteString("\x00N")
 		} else if v.T.IsString() {
 			b.WriteString("\x00S" + foldString(v.s))
+		} else if v.T.IsInteger() {
+			b.WriteString("\x00D" + strconv.FormatInt(v.i, 10))
 		} else if v.T.IsNumber() {
 			r, err := toRat(v)
 			if err == nil {
@@ -652,8 +685,92 @@ func rowKey(vals []Value) string {
 	return b.String()
 }
 
-// maxRows bounds the rows a join or cross product may consider: the lab's tables are small, and a
-// runaway query must fail rather than exhaust memory.
+// eqPair is an equality between a left-side and a right-side column of a join's ON condition.
+type eqPair struct{ l, r int }
+
+// equiPairs finds the `left.col = right.col` conjuncts of an ON condition whose column types hash
+// alike, for a hash join. The full condition is still evaluated on every candidate pair.
+func (p *selectPlan) equiPairs(on Expr, left, right producer) []eqPair {
+	var pairs []eqPair
+	var walk func(e Expr)
+	walk = func(e Expr) {
+		b, ok := e.(*Binary)
+		if !ok {
+			return
+		}
+		if b.Op == "AND" {
+			walk(b.L)
+			walk(b.R)
+			return
+		}
+		if b.Op != "=" {
+			return
+		}
+		lc, ok1 := b.L.(*ColumnRef)
+		rc, ok2 := b.R.(*ColumnRef)
+		if !ok1 || !ok2 {
+			return
+		}
+		a, okA := p.resolveLocal(lc)
+		c, okC := p.resolveLocal(rc)
+		if !okA || !okC {
+			return
+		}
+		if a >= right.lo && a < right.hi && c >= left.lo && c < left.hi {
+			a, c = c, a
+		}
+		if a < left.lo || a >= left.hi || c < right.lo || c >= right.hi {
+			return
+		}
+		if !sameHashFamily(p.colType(a), p.colType(c)) {
+			return
+		}
+		pairs = append(pairs, eqPair{l: a, r: c})
+	}
+	walk(on)
+	return pairs
+}
+
+func (p *selectPlan) colType(pos int) Type {
+	for _, s := range p.sc.sources {
+		if pos >= s.offset && pos < s.offset+len(s.cols) {
+			return s.cols[pos-s.offset].Type
+		}
+	}
+	return Type{}
+}
+
+// sameHashFamily reports whether equal values of the two types have equal rowKeys.
+func sameHashFamily(a, b Type) bool {
+	switch {
+	case a.IsString() && b.IsString():
+		return true
+	case a.IsNumber() && b.IsNumber():
+		return a.Kind != KindFloat && b.Kind != KindFloat
+	case a.Kind == KindUniqueIdentifier && b.Kind == KindUniqueIdentifier:
+		return true
+	}
+	return false
+}
+
+// joinKey is the hash key of a row's join columns; ok is false when one is NULL (never equal).
+func joinKey(row []Value, pairs []eqPair, left bool) (string, bool) {
+	vals := make([]Value, len(pairs))
+	for i, pr := range pairs {
+		pos := pr.r
+		if left {
+			pos = pr.l
+		}
+		if pos >= len(row) || row[pos].Null {
+			return "", false
+		}
+		vals[i] = row[pos]
+	}
+	return rowKey(vals), true
+}
+
+// maxRows bounds the rows a join or cross product may produce or try: the lab's tables are small,
+// and a runaway query must fail rather than exhaust memory.
 const maxRows = 4_000_000
 
 var errTooManyRows = NewError(50000, 16, 1, "The lab refuses a join of more than 4000000 row combinations.")
