@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -585,6 +588,33 @@ func TestObserveLabOnlyControllerPathCut(t *testing.T) {
 	}
 	if d := e.corroborationBlocker(); !strings.Contains(d, "vetoed") {
 		t.Fatalf("corroborated gate: %q, want a veto", d)
+	}
+
+	// The observer's own metrics, behind the token, pass promtool's lint rules.
+	req, err := http.NewRequest(http.MethodGet, "http://"+e.addr+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+obsToken)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, want := range []string{`sqldr_observer_instance_reachability{instance="SQLA1",reachability="up"} 1`,
+		`sqldr_observer_http_requests_total{code="200"}`, "go_goroutines", "process_start_time_seconds"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	problems, err := promlint.New(bytes.NewReader(body)).Lint()
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("promlint: %v %v", problems, err)
 	}
 }
 
