@@ -187,3 +187,12 @@ func (c Config) validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// SingleInstanceConfig is the topology of the single-instance mode: one principal
+// (no mirror, no secondary) holding the protected databases, for tests that treat
+// a lab instance like the official SQL Server container image.
+func SingleInstanceConfig() Config {
+	c := DefaultConfig()
+	c.Instances = []InstanceConfig{{Name: "SQLLAB", Role: ConfigRolePrincipal, Site: "A", TimeZone: "America/New_York"}}
+	return c
+}
