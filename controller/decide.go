@@ -188,9 +188,8 @@ func (r *run) readSignals() {
 					r.sigs.retry = &s
 				}
 				continue
-			} else {
-				r.ignore("retry for plan %s: that plan has not failed", s.Plan)
 			}
+			r.ignore("retry for plan %s: that plan has not failed", s.Plan)
 		default:
 			r.ignore("signal %s is not acted on by the controller", s.Kind)
 		}
@@ -683,6 +682,9 @@ func observe(o Options, prev *Status, in Input) observation {
 			}
 		}
 	}
+	if len(ob.writableA) > 0 && len(ob.secondaryWritable) > 0 {
+		ob.findings = append(ob.findings, Diagnosis{Name: DiagTwoWritableCopies, Degrading: true, Detail: ob.writableEvidence()})
+	}
 	if !ob.siteAAlive {
 		return ob
 	}
@@ -763,9 +765,6 @@ func (ob *observation) diagnoses(s State, p *Plan) []Diagnosis {
 			name, detail = DiagPrimarySiteDown, "site A confirmed down"
 		}
 		out = append(out, Diagnosis{Name: name, Detail: detail})
-	}
-	if len(ob.writableA) > 0 && len(ob.secondaryWritable) > 0 {
-		out = append(out, Diagnosis{Name: DiagTwoWritableCopies, Degrading: true, Detail: ob.writableEvidence()})
 	}
 	if len(ob.writableA) > 0 && p != nil && p.RecoveryStarted() {
 		out = append(out, Diagnosis{Name: DiagOldPrimaryWritable, Degrading: true, Detail: ob.writableEvidence()})

@@ -212,6 +212,7 @@ type ErrNoTransition struct {
 	On   Event
 }
 
+// Error names the state and the event.
 func (e ErrNoTransition) Error() string {
 	return fmt.Sprintf("no transition from %s on %s", e.From, e.On)
 }

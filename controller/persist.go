@@ -38,7 +38,7 @@ func Persist(store Store, res Result, now time.Time) error {
 	return nil
 }
 
-// ErrOtherGroup: the state directory holds the status of another failover group.
+// ErrOtherGroup means the state directory holds the status of another failover group.
 var ErrOtherGroup = errors.New("state directory belongs to another failover group")
 
 // Load returns the status to resume from after a (re)start: the status file

@@ -92,6 +92,7 @@ type DataLoss struct {
 	Uncertainty time.Duration `json:"uncertainty"`
 }
 
+// String renders "7m12s ± 30s" or "unknown".
 func (d DataLoss) String() string {
 	if !d.Known {
 		return "unknown"
@@ -306,6 +307,7 @@ type Action struct {
 	Reason    string     `json:"reason,omitempty"`
 }
 
+// String renders the action for logs and scenario transcripts.
 func (a Action) String() string {
 	var b strings.Builder
 	b.WriteString(a.Kind.String())
@@ -422,6 +424,7 @@ type Diagnosis struct {
 	Degrading bool `json:"degrading"`
 }
 
+// String renders "Name(instance/database): detail".
 func (d Diagnosis) String() string {
 	var where []string
 	if d.Instance != "" {
@@ -482,6 +485,7 @@ func (v Verdict) Blocks(g Gate) bool {
 	return false
 }
 
+// String renders "would promote now: no — blocked by: …" with every blocker's figures.
 func (v Verdict) String() string {
 	if v.WouldPromote {
 		return "would promote now: yes"

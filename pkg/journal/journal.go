@@ -60,6 +60,7 @@ type IntegrityError struct {
 	Err    error  // ErrTornTail or ErrCorrupt
 }
 
+// Error names the file, the line and offset, and what is wrong.
 func (e *IntegrityError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s line %d (offset %d): %s: %v", e.Path, e.Line, e.Offset, e.Reason, e.Err)
