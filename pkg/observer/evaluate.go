@@ -166,10 +166,13 @@ type Rule struct {
 
 // ObserverStatus is one observer's standing, for /status, the log and the metrics.
 type ObserverStatus struct {
+	// Observer is the observer's configured name.
 	Observer string `json:"observer"`
-	State    State  `json:"state"`
+	// State is its standing this cycle.
+	State State `json:"state"`
 	// View is what the observer says about site A (only when fresh).
-	View   View   `json:"view"`
+	View View `json:"view"`
+	// Detail explains the state (why stale or unreachable) or the view (which instance serves).
 	Detail string `json:"detail,omitempty"`
 	// BootID and Sequence identify the latest report.
 	BootID   string `json:"boot_id,omitempty"`
@@ -184,10 +187,13 @@ type ObserverStatus struct {
 
 // Result is the verdict with every observer's standing.
 type Result struct {
+	// Verdict is the corroboration verdict.
 	Verdict Verdict `json:"verdict"`
-	Detail  string  `json:"detail,omitempty"`
+	// Detail says why, for people (/status, the log, the blocked gate).
+	Detail string `json:"detail,omitempty"`
 	// Quorum is the quorum that applied.
-	Quorum    int              `json:"quorum"`
+	Quorum int `json:"quorum"`
+	// Observers is every configured observer's standing, in configuration order.
 	Observers []ObserverStatus `json:"observers,omitempty"`
 }
 

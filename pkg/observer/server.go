@@ -49,9 +49,11 @@ type ServerOptions struct {
 	Addr string
 	// TokenFile holds the bearer token clients must present. Required.
 	TokenFile string
-	// TLSCertFile and TLSKeyFile enable TLS (PEM files; both or neither).
+	// TLSCertFile is the PEM certificate (chain) that enables TLS, with TLSKeyFile (both or neither).
+	// They are read at start; a renewed certificate takes effect on restart.
 	TLSCertFile string
-	TLSKeyFile  string
+	// TLSKeyFile is the PEM private key of TLSCertFile.
+	TLSKeyFile string
 	// Interval is the time between the starts of two observations. Default 10s.
 	Interval time.Duration
 	// Timeout bounds one observation. Default: Interval.
