@@ -406,7 +406,6 @@ func (f *observeFile) validate() (observeSettings, []error) {
 	}
 
 	st.server.Interval = dur("interval", f.Interval, defaultObserveInterval)
-	st.server.Timeout = dur("timeout", f.Timeout, st.server.Interval)
 
 	if f.SourceAddress != "" {
 		a, err := netip.ParseAddr(f.SourceAddress)
@@ -455,6 +454,20 @@ func (f *observeFile) validate() (observeSettings, []error) {
 			DSNEnv: in.DSNEnv, DSNFile: in.DSNFile,
 			ConnectTimeout: dur(k+".connect_timeout", in.ConnectTimeout, probes.DefaultConnectTimeout),
 			QueryTimeout:   dur(k+".query_timeout", in.QueryTimeout, probes.DefaultQueryTimeout)})
+	}
+
+	// An observation must not cut a probe short: a probe ended by the observation's deadline would
+	// report a slow instance unreachable. Each instance is bounded by its own timeouts.
+	var longest time.Duration
+	longestKey := ""
+	for i, tg := range st.probe.Targets {
+		if d := tg.ConnectTimeout + tg.QueryTimeout; d > longest {
+			longest, longestKey = d, fmt.Sprintf("instances[%d]", i)
+		}
+	}
+	st.server.Timeout = dur("timeout", f.Timeout, longest)
+	if f.Timeout != nil && st.server.Timeout < longest {
+		bad("timeout", "%s is shorter than %s.connect_timeout + query_timeout (%s)", st.server.Timeout, longestKey, longest)
 	}
 
 	st.logLevel = zapcore.InfoLevel

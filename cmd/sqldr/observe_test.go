@@ -44,7 +44,7 @@ func TestObserveConfigExample(t *testing.T) {
 	s := st.server
 	if s.Name != "obs-dc3" || s.Addr != "0.0.0.0:9725" || s.TokenFile != "/etc/sqldr/observer.token" ||
 		s.TLSCertFile != "/etc/sqldr/observer.crt" || s.TLSKeyFile != "/etc/sqldr/observer.key" ||
-		s.Interval != 10*time.Second || s.Timeout != 10*time.Second {
+		s.Interval != 10*time.Second || s.Timeout != 15*time.Second {
 		t.Fatalf("server options %+v", s)
 	}
 	p := st.probe
@@ -73,7 +73,7 @@ func TestObserveConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.server.Addr != "127.0.0.1:9725" || st.server.Interval != 10*time.Second || st.server.Timeout != 10*time.Second ||
+	if st.server.Addr != "127.0.0.1:9725" || st.server.Interval != 10*time.Second || st.server.Timeout != 15*time.Second ||
 		st.server.TLSCertFile != "" || st.logLevel != zapcore.InfoLevel {
 		t.Fatalf("defaults %+v", st)
 	}
@@ -82,7 +82,7 @@ func TestObserveConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.server.Timeout != 3*time.Second || st.sourceAddr.String() != "127.0.0.3" || st.logLevel != zapcore.DebugLevel {
+	if st.server.Timeout != 15*time.Second || st.sourceAddr.String() != "127.0.0.3" || st.logLevel != zapcore.DebugLevel {
 		t.Fatalf("%+v", st)
 	}
 }
@@ -149,6 +149,8 @@ extra: 1
 		{"name: o\ntoken_file: /t\ndatabases: mgc\ninstances: [{name: A, dsn_env: X}]\n", "databases: cannot unmarshal"},
 		{"name: o\ntoken_file: /t\ndatabases: [mgc]\ninstances: []\n", "instances: at least one site-A instance is required"},
 		{"name: o\ntoken_file: /t\ninstances: [{name: A}]\n", "instances[0]: one of dsn_env or dsn_file is required"},
+		{"name: o\ntoken_file: /t\ntimeout: 6s\ndatabases: [mgc]\ninstances: [{name: A, dsn_env: X}, {name: B, dsn_env: Y, query_timeout: 20s}]\n",
+			"timeout: 6s is shorter than instances[1].connect_timeout + query_timeout (25s)"},
 	} {
 		_, err := parseObserveConfig([]byte(tt.doc))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
