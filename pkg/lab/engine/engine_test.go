@@ -550,3 +550,34 @@ func TestHashedInAndJoinAgreeWithNestedLoops(t *testing.T) {
 		}
 	}
 }
+
+func TestEffectMessagesAndResultShapes(t *testing.T) {
+	first, redo := MustLSN("9223372036854775808000301"), MustLSN("9223372036854775808000201")
+	e := ErrLogTooRecent(first, redo)
+	if e.Number != 4305 || e.Class != 16 || !strings.Contains(e.Message, "begins at LSN 9223372036854775808000301") || !strings.Contains(e.Message, "includes LSN 9223372036854775808000201") {
+		t.Errorf("4305: %+v", e)
+	}
+	if m := ErrTerminating(RestoreLog.String()); m.Number != 3013 || m.Message != "RESTORE LOG is terminating abnormally." {
+		t.Errorf("3013: %+v", m)
+	}
+	if m := InfoJobStarted("LSCopy_mgc"); !m.IsInfo() || m.Message != "Job 'LSCopy_mgc' started successfully." {
+		t.Errorf("14243: %+v", m)
+	}
+	// a backend answering RESTORE HEADERONLY with the documented shape reaches the client as is
+	s, b := newTestSession(t, true)
+	b.HandleProc("xp_dirtree", func(context.Context, *SessionInfo, *ExecStmt) (*EffectResult, error) {
+		row := XPDirTree.NewRow()
+		XPDirTree.Set(row, "subdirectory", NStr("mgc_1.trn"))
+		XPDirTree.Set(row, "depth", Int(1))
+		XPDirTree.Set(row, "file", Int(1))
+		rs, err := XPDirTree.ResultSet(row)
+		return &EffectResult{ResultSets: []*ResultSet{rs}}, err
+	})
+	rs := one(t, s, `EXEC master.sys.xp_dirtree N'D:\lscopy', 1, 1`)
+	if len(rs.Rows) != 1 || rs.Columns[0].Name != "subdirectory" || rs.Rows[0][0].Text() != "mgc_1.trn" {
+		t.Errorf("xp_dirtree: %+v", rs)
+	}
+	if i := HeaderOnlyResult.Index("FirstLSN"); i < 0 || HeaderOnlyResult.Columns[i].Type != TypeLSN {
+		t.Errorf("HEADERONLY FirstLSN: %d", i)
+	}
+}

@@ -175,7 +175,7 @@ func (b *Static) Insert(_ context.Context, s *SessionInfo, ref TableName, column
 	}
 	for _, db := range b.dbs {
 		if strings.EqualFold(db.Name, ref.Database) && (db.ReadOnly || db.Standby) {
-			return 0, NewError(3906, 16, 1, "Failed to update database \"%s\" because the database is read-only.", db.Name)
+			return 0, ErrReadOnlyDatabase(db.Name)
 		}
 	}
 	for _, r := range rows {
@@ -194,7 +194,7 @@ func (b *Static) Insert(_ context.Context, s *SessionInfo, ref TableName, column
 }
 
 func permissionDenied(perm string, ref TableName) *Error {
-	return NewError(229, 14, 5, "The %s permission was denied on the object '%s', database '%s', schema '%s'.", perm, ref.Name, ref.Database, ref.Schema)
+	return ErrPermissionDenied(perm, ref.Name, ref.Database, ref.Schema)
 }
 
 // Execute implements Backend.
@@ -205,21 +205,17 @@ func (b *Static) Execute(ctx context.Context, s *SessionInfo, stmt Effect) (*Eff
 		switch e := stmt.(type) {
 		case *RestoreStmt:
 			if e.Kind == RestoreHeaderOnly || e.Kind == RestoreFileListOnly || e.Kind == RestoreVerifyOnly {
-				return nil, Errors{NewError(262, 14, 1, "CREATE DATABASE permission denied in database 'master'."),
-					NewError(3013, 16, 1, "%s is terminating abnormally.", e.Kind)}
+				return nil, Errors{NewError(262, 14, 1, "CREATE DATABASE permission denied in database 'master'."), ErrTerminating(e.Kind.String())}
 			}
-			return nil, Errors{NewError(3110, 14, 1, "User does not have permission to RESTORE database '%s'.", e.Database),
-				NewError(3013, 16, 1, "%s is terminating abnormally.", e.Kind)}
+			return nil, Errors{ErrRestorePermission(e.Database), ErrTerminating(e.Kind.String())}
 		case *BackupStmt:
 			kind := "BACKUP DATABASE"
 			if e.Log {
 				kind = "BACKUP LOG"
 			}
-			return nil, Errors{NewError(262, 14, 1, "BACKUP LOG permission denied in database '%s'.", e.Database),
-				NewError(3013, 16, 1, "%s is terminating abnormally.", kind)}
+			return nil, Errors{NewError(262, 14, 1, "BACKUP LOG permission denied in database '%s'.", e.Database), ErrTerminating(kind)}
 		case *AlterDatabaseStmt:
-			return nil, Errors{NewError(5011, 14, 9, "User does not have permission to alter database '%s', the database does not exist, or the database is not in a state that allows access checks.", e.Database),
-				NewError(5069, 16, 1, "ALTER DATABASE statement failed.")}
+			return nil, Errors{ErrAlterPermission(e.Database), ErrAlterFailed()}
 		case *ExecStmt:
 			db := e.Proc.Database
 			if db == "" {
@@ -229,7 +225,7 @@ func (b *Static) Execute(ctx context.Context, s *SessionInfo, stmt Effect) (*Eff
 			if schema == "" {
 				schema = "dbo"
 			}
-			return nil, NewError(229, 14, 5, "The EXECUTE permission was denied on the object '%s', database '%s', schema '%s'.", e.Proc.Name, db, schema)
+			return nil, ErrPermissionDenied("EXECUTE", e.Proc.Name, db, schema)
 		case *KillStmt:
 			return nil, NewError(6102, 14, 1, "User does not have permission to use the KILL statement.")
 		}
