@@ -54,6 +54,20 @@ func (k Kind) String() string {
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
 
+// MarshalText writes the kind's file name (status files stay readable).
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses a kind's file name.
+func (k *Kind) UnmarshalText(b []byte) error {
+	for i, n := range kindNames {
+		if n == string(b) {
+			*k = Kind(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown signal kind %q", b)
+}
+
 // planKinds are the signals that carry `plan: <id>`, in scan order.
 var planKinds = []Kind{KindApprove, KindAck, KindRetry}
 
