@@ -317,7 +317,7 @@ func newObserveLab(t *testing.T, clientToken string) *observeLab {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return writeTestFile(t, e.dir, name+"-"+user+".dsn", lab.DSN(srv.Addr(), user, pw, "master")+"&dial+timeout=2")
+		return writeTestFile(t, e.dir, name+"-"+user+".dsn", lab.DSN(srv.Addr(), user, pw, "master"))
 	}
 
 	// The observer, configured as a user would.
@@ -327,18 +327,18 @@ name: obs-dc3
 listen: 127.0.0.1:0
 token_file: `+tok+`
 interval: 10s
-timeout: 8s
+timeout: 12s
 source_address: `+observerSource+`
 databases: [mgc, mgccomp]
 instances:
   - name: SQLA1
     dsn_file: `+dsn("SQLA1", obsMonitorLogin, obsMonitorPassword)+`
-    connect_timeout: 2s
-    query_timeout: 3s
+    connect_timeout: 5s
+    query_timeout: 5s
   - name: SQLA2
     dsn_file: `+dsn("SQLA2", obsMonitorLogin, obsMonitorPassword)+`
-    connect_timeout: 2s
-    query_timeout: 3s
+    connect_timeout: 5s
+    query_timeout: 5s
 `)
 	e.startObserver()
 
@@ -361,7 +361,7 @@ instances:
 		role probes.Role
 	}{{"SQLA1", probes.SiteA, probes.RolePartner}, {"SQLA2", probes.SiteA, probes.RolePartner}, {"SQLB1", probes.SiteB, probes.RoleSecondary}} {
 		targets = append(targets, probes.Target{Name: in.name, Site: in.site, Role: in.role, DSNFile: dsn(in.name, "sa", obsLabPassword),
-			ConnectTimeout: 2 * time.Second, QueryTimeout: 3 * time.Second})
+			ConnectTimeout: 5 * time.Second, QueryTimeout: 5 * time.Second})
 	}
 	var unsupported atomic.Bool
 	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"},
@@ -472,7 +472,7 @@ func (e *observeLab) observeUntil(what string, cond func(observer.Report) bool) 
 func (e *observeLab) cycle() controller.Result {
 	e.t.Helper()
 	e.ctrlClk.SetTime(e.ctrlClk.Now().Add(ctrlCycle))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e.lastSnap = e.prober.Probe(ctx)
 	e.lastCorr = e.client.Check(ctx)
