@@ -47,7 +47,6 @@ func (b *trackingBackend) snapshot(spid int) (engine.SessionInfo, func(), bool) 
 	return s, b.kills[spid], ok
 }
 
-
 func TestSessionTrackerAndKill(t *testing.T) {
 	b := &trackingBackend{Static: engine.NewFixture(testNow, 0), open: map[int]engine.SessionInfo{}, kills: map[int]func(){}, closed: make(chan int, 16)}
 	srv, err := New(zap.NewNop(), b, Config{Logins: []Login{{Name: "sa", Password: saPassword, Sysadmin: true}}})
