@@ -3,6 +3,7 @@ package probes
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -390,5 +391,36 @@ func TestLastGoodJSONRoundTrip(t *testing.T) {
 	}
 	if n := len(back.RecentLogBackups); n != 3 || back.RecentLogBackups[n-1].LastLSN.String() != lsn4 {
 		t.Error("LSN above 2^63 must survive JSON exactly")
+	}
+}
+
+func TestSnapshotJSONRoundTrip(t *testing.T) {
+	s := healthySnapshot(t)
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"Reachability":"up"`, `"Role":"partner"`, `"State":"RESTORING"`, `"Visibility":"not_visible"`,
+		`"Role":"PRINCIPAL"`, `"State":"SYNCHRONIZED"`, `"Safety":"FULL"`, `"WitnessState":"CONNECTED"`, `"FailoverLSN":"18446744073709551617"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("snapshot JSON lacks %s", want)
+		}
+	}
+	var back Snapshot
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	for i := range back.Instances {
+		back.Instances[i].byName = s.Instances[i].byName
+	}
+	if !reflect.DeepEqual(&back, s) {
+		t.Error("snapshot does not survive a JSON round trip")
+	}
+	var r Reachability
+	if err := r.UnmarshalText([]byte("sideways")); err == nil {
+		t.Error("unknown reachability accepted")
+	}
+	if _, err := Reachability(99).MarshalText(); err == nil {
+		t.Error("invalid reachability marshalled")
 	}
 }

@@ -6,6 +6,8 @@
 // the generic 3013 trailer last.
 package sqlerr
 
+import "fmt"
+
 // Class is the kind of failure an error represents. The zero value is ClassNone (no error).
 type Class uint8
 
@@ -62,4 +64,23 @@ func (c Class) ServerAnswered() bool {
 	default:
 		return false
 	}
+}
+
+// MarshalText implements encoding.TextMarshaler: a class marshals to its name.
+func (c Class) MarshalText() ([]byte, error) {
+	if int(c) >= len(classNames) {
+		return nil, fmt.Errorf("marshal sqlerr class: invalid value %d", c)
+	}
+	return []byte(classNames[c]), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Class) UnmarshalText(b []byte) error {
+	for i, n := range classNames {
+		if n == string(b) {
+			*c = Class(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("parse sqlerr class: unknown value %q", b)
 }

@@ -183,6 +183,23 @@ func TestClassStrings(t *testing.T) {
 		}
 		seen[s] = true
 	}
+	for c := ClassNone; c <= ClassCanceled; c++ {
+		b, err := c.MarshalText()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Class
+		if err := back.UnmarshalText(b); err != nil || back != c {
+			t.Errorf("text round trip of %v: %v %v", c, back, err)
+		}
+	}
+	var bad Class
+	if err := bad.UnmarshalText([]byte("nope")); err == nil {
+		t.Error("unknown class name accepted")
+	}
+	if _, err := Class(200).MarshalText(); err == nil {
+		t.Error("invalid class marshalled")
+	}
 	if Class(200).String() != "invalid" {
 		t.Error("out-of-range class must print invalid")
 	}
