@@ -27,7 +27,7 @@ import (
 	"github.com/sqldr/sqldr/probes"
 )
 
-func writeTestFile(t *testing.T, dir, name, content string) string {
+func observeWriteFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -161,12 +161,12 @@ extra: 1
 
 func TestObserveCommand(t *testing.T) {
 	dir := t.TempDir()
-	tok := writeTestFile(t, dir, "token", "0123456789abcdef0123\n")
-	dsn := writeTestFile(t, dir, "dsn", "sqlserver://u:p@127.0.0.1:1?database=master")
-	good := writeTestFile(t, dir, "good.yml", "name: o\ntoken_file: "+tok+"\ndatabases: [mgc]\ninstances:\n  - {name: SQLA1, dsn_file: "+dsn+"}\n")
-	missing := writeTestFile(t, dir, "missing.yml", "name: o\ntoken_file: "+dir+"/nope\ndatabases: [mgc]\n"+
+	tok := observeWriteFile(t, dir, "token", "0123456789abcdef0123\n")
+	dsn := observeWriteFile(t, dir, "dsn", "sqlserver://u:p@127.0.0.1:1?database=master")
+	good := observeWriteFile(t, dir, "good.yml", "name: o\ntoken_file: "+tok+"\ndatabases: [mgc]\ninstances:\n  - {name: SQLA1, dsn_file: "+dsn+"}\n")
+	missing := observeWriteFile(t, dir, "missing.yml", "name: o\ntoken_file: "+dir+"/nope\ndatabases: [mgc]\n"+
 		"instances:\n  - {name: SQLA1, dsn_env: SQLDR_TEST_UNSET_DSN_7}\n  - {name: SQLA2, dsn_file: "+dir+"/nodsn}\n")
-	bad := writeTestFile(t, dir, "bad.yml", "name: o\n")
+	bad := observeWriteFile(t, dir, "bad.yml", "name: o\n")
 	tests := []struct {
 		name       string
 		args       []string
@@ -267,15 +267,15 @@ func TestObservedInstances(t *testing.T) {
 // its own snapshot and on the observers' verdict, mapped by corroborationFor.
 
 const (
-	obsLabPassword     = "Lab-Passw0rd"
-	obsMonitorLogin    = "monitor"
-	obsMonitorPassword = "Mon-Passw0rd"
-	obsToken           = "observer-test-token-0123456789"
-	controllerSource   = "127.0.0.2"
-	observerSource     = "127.0.0.3"
-	obsInterval        = 10 * time.Second
-	obsMaxAge          = 30 * time.Second
-	ctrlCycle          = 10 * time.Second
+	obsLabPassword      = "Lab-Passw0rd"
+	obsMonitorLogin     = "monitor"
+	obsMonitorPassword  = "Mon-Passw0rd"
+	obsToken            = "observer-test-token-0123456789"
+	obsControllerSource = "127.0.0.2"
+	obsObserverSource   = "127.0.0.3"
+	obsInterval         = 10 * time.Second
+	obsMaxAge           = 30 * time.Second
+	obsCtrlCycle        = 10 * time.Second
 )
 
 type observeLab struct {
@@ -317,18 +317,18 @@ func newObserveLab(t *testing.T, clientToken string) *observeLab {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return writeTestFile(t, e.dir, name+"-"+user+".dsn", lab.DSN(srv.Addr(), user, pw, "master"))
+		return observeWriteFile(t, e.dir, name+"-"+user+".dsn", lab.DSN(srv.Addr(), user, pw, "master"))
 	}
 
 	// The observer, configured as a user would.
-	tok := writeTestFile(t, e.dir, "observer.token", obsToken+"\n")
-	e.cfgPath = writeTestFile(t, e.dir, "observer.yml", `
+	tok := observeWriteFile(t, e.dir, "observer.token", obsToken+"\n")
+	e.cfgPath = observeWriteFile(t, e.dir, "observer.yml", `
 name: obs-dc3
 listen: 127.0.0.1:0
 token_file: `+tok+`
 interval: 10s
 timeout: 12s
-source_address: `+observerSource+`
+source_address: `+obsObserverSource+`
 databases: [mgc, mgccomp]
 instances:
   - name: SQLA1
@@ -344,7 +344,7 @@ instances:
 
 	// The controller side: its observer client, its prober and the decision.
 	e.ctrlClk = clocktesting.NewFakePassiveClock(time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC))
-	ctok := writeTestFile(t, e.dir, "controller.token", clientToken)
+	ctok := observeWriteFile(t, e.dir, "controller.token", clientToken)
 	c, err := observer.NewClient(e.log, observer.ClientOptions{
 		Observers: []observer.Endpoint{{Name: "obs-dc3", URL: "http://" + e.addr, TokenFile: ctok, Timeout: 3 * time.Second}},
 		Rule:      observer.Rule{MaxAge: obsMaxAge, Instances: []string{"SQLA1", "SQLA2"}},
@@ -365,7 +365,7 @@ instances:
 	}
 	var unsupported atomic.Bool
 	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"},
-		WrapConnector: sourceAddressConnector(netip.MustParseAddr(controllerSource), &unsupported)}, e.ctrlClk)
+		WrapConnector: sourceAddressConnector(netip.MustParseAddr(obsControllerSource), &unsupported)}, e.ctrlClk)
 	if err != nil || unsupported.Load() {
 		t.Fatalf("controller prober: %v (dialer unsupported: %v)", err, unsupported.Load())
 	}
@@ -419,16 +419,16 @@ func (e *observeLab) startObserver() {
 		})
 	}
 	t.Cleanup(e.stopObs)
-	waitUntil(t, "the observer's first observation", func() bool { _, ok := e.obs.Latest(); return ok })
+	observeWaitUntil(t, "the observer's first observation", func() bool { _, ok := e.obs.Latest(); return ok })
 }
 
-// checkLeaks verifies, after every other cleanup of the test, that no goroutine it started is left.
-func checkLeaks(t *testing.T) {
+// observeCheckLeaks verifies, after every other cleanup of the test, that no goroutine it started is left.
+func observeCheckLeaks(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
+func observeWaitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	tick := time.NewTicker(2 * time.Millisecond)
@@ -447,7 +447,7 @@ func (e *observeLab) observeOnce() observer.Report {
 	r, _ := e.obs.Latest()
 	e.obsClk.Step(obsInterval)
 	var next observer.Report
-	waitUntil(e.t, "the next observation", func() bool {
+	observeWaitUntil(e.t, "the next observation", func() bool {
 		var ok bool
 		next, ok = e.obs.Latest()
 		return ok && next.Sequence > r.Sequence
@@ -471,7 +471,7 @@ func (e *observeLab) observeUntil(what string, cond func(observer.Report) bool) 
 // cycle is one controller cycle: probe, ask the observers, decide.
 func (e *observeLab) cycle() controller.Result {
 	e.t.Helper()
-	e.ctrlClk.SetTime(e.ctrlClk.Now().Add(ctrlCycle))
+	e.ctrlClk.SetTime(e.ctrlClk.Now().Add(obsCtrlCycle))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	e.lastSnap = e.prober.Probe(ctx)
@@ -485,7 +485,7 @@ func (e *observeLab) cycle() controller.Result {
 	return res
 }
 
-func allUnreachable(r observer.Report) bool {
+func observeAllUnreachable(r observer.Report) bool {
 	for _, in := range r.Instances {
 		if in.Reachability != observer.ReachUnreachable {
 			return false
@@ -494,7 +494,7 @@ func allUnreachable(r observer.Report) bool {
 	return len(r.Instances) == 2
 }
 
-func anyServing(r observer.Report) bool {
+func observeAnyServing(r observer.Report) bool {
 	for _, in := range r.Instances {
 		if in.Serving() {
 			return true
@@ -536,9 +536,9 @@ func (e *observeLab) corroborationBlocker() string {
 }
 
 func TestObserveLabSiteADown(t *testing.T) {
-	checkLeaks(t)
+	observeCheckLeaks(t)
 	e := newObserveLab(t, obsToken)
-	e.observeUntil("site A serving", anyServing)
+	e.observeUntil("site A serving", observeAnyServing)
 	// Healthy: the observer sees the principal serving, which is a veto (nothing to corroborate).
 	e.cycle()
 	e.observeOnce()
@@ -552,7 +552,7 @@ func TestObserveLabSiteADown(t *testing.T) {
 	// Site A really goes down: both vantage points see it; the observer corroborates and the
 	// controller in auto mode starts the promotion.
 	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
-	e.observeUntil("site A down", allUnreachable)
+	e.observeUntil("site A down", observeAllUnreachable)
 	if !e.runCycles(12, true) {
 		t.Fatalf("no automatic promotion: state %s, verdict %s, corroboration %s (%s)", e.status.State, e.status.Verdict,
 			e.lastCorr.Verdict, e.lastCorr.Detail)
@@ -569,12 +569,12 @@ func TestObserveLabSiteADown(t *testing.T) {
 }
 
 func TestObserveLabOnlyControllerPathCut(t *testing.T) {
-	checkLeaks(t)
+	observeCheckLeaks(t)
 	e := newObserveLab(t, obsToken)
 	// The link from the controller (127.0.0.2) to site A is cut; the observer (127.0.0.3) still
 	// reaches it. The controller has not connected yet, so no pooled connection survives the cut.
 	for _, inst := range []string{"SQLA1", "SQLA2"} {
-		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{controllerSource}})
+		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{obsControllerSource}})
 	}
 	if e.runCycles(12, true) {
 		t.Fatal("promoted although the observer sees site A serving")
@@ -621,10 +621,10 @@ func TestObserveLabOnlyControllerPathCut(t *testing.T) {
 }
 
 func TestObserveLabObserverDownStaleAndReturning(t *testing.T) {
-	checkLeaks(t)
+	observeCheckLeaks(t)
 	e := newObserveLab(t, obsToken)
 	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
-	e.observeUntil("site A down", allUnreachable)
+	e.observeUntil("site A down", observeAllUnreachable)
 
 	// Stale: the observer answers, but its observation no longer advances (its schedule is stuck);
 	// the controller, polling every 10s, stops counting it once the last advance is 30s old, before
@@ -660,7 +660,7 @@ func TestObserveLabObserverDownStaleAndReturning(t *testing.T) {
 	// It returns (a new run on the same address): its first answer sets the baseline, the next
 	// advance makes it fresh again, and the plan waiting for approval is promoted automatically.
 	e.startObserver()
-	e.observeUntil("site A down", allUnreachable)
+	e.observeUntil("site A down", observeAllUnreachable)
 	e.cycle()
 	if st := e.lastCorr.Observers[0]; st.State != observer.StateStale || st.Sequence == 0 {
 		t.Fatalf("first answer after the return: %+v", st)
@@ -675,10 +675,10 @@ func TestObserveLabObserverDownStaleAndReturning(t *testing.T) {
 }
 
 func TestObserveLabWrongToken(t *testing.T) {
-	checkLeaks(t)
+	observeCheckLeaks(t)
 	e := newObserveLab(t, "a-token-that-is-not-the-observers")
 	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
-	e.observeUntil("site A down", allUnreachable)
+	e.observeUntil("site A down", observeAllUnreachable)
 	if e.runCycles(6, true) {
 		t.Fatal("promoted on the word of an observer that rejected the token")
 	}
@@ -695,17 +695,17 @@ func TestObserveLabWrongToken(t *testing.T) {
 }
 
 func TestObserveLabOnlyObserverPathCut(t *testing.T) {
-	checkLeaks(t)
+	observeCheckLeaks(t)
 	e := newObserveLab(t, obsToken)
 	// The observer's own path to site A is cut (it restarts, so no pooled connection survives):
 	// it reports site A unreachable, but the controller still reaches it, so nothing is confirmed
 	// and the observer's word alone promotes nothing.
 	for _, inst := range []string{"SQLA1", "SQLA2"} {
-		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{observerSource}})
+		e.inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{obsObserverSource}})
 	}
 	e.stopObs()
 	e.startObserver()
-	e.observeUntil("site A unreachable from the observer", allUnreachable)
+	e.observeUntil("site A unreachable from the observer", observeAllUnreachable)
 	if e.runCycles(8, true) {
 		t.Fatal("promoted although the controller reaches site A")
 	}
