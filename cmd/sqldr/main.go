@@ -96,6 +96,7 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 	for _, sub := range []*cobra.Command{
 		newVersionCmd(),
 		newObserveCmd(),
+		newLabCmd(),
 	} {
 		root.AddCommand(sub)
 	}
