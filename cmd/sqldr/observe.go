@@ -112,7 +112,7 @@ func startObserver(log *zap.Logger, st observeSettings, clk clock.WithTicker) (*
 	popts := st.probe
 	var unsupported atomic.Bool
 	if st.sourceAddr.IsValid() {
-		popts.WrapConnector = sourceAddressConnector(st.sourceAddr, &unsupported)
+		popts.WrapConnector = observeSourceConnector(st.sourceAddr, &unsupported)
 	}
 	p, err := probes.New(log, popts, clk)
 	if err != nil {
@@ -125,7 +125,7 @@ func startObserver(log *zap.Logger, st observeSettings, clk clock.WithTicker) (*
 	reg := prometheus.NewRegistry()
 	sopts := st.server
 	sopts.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
-	srv, err := observer.NewServer(log, sopts, proberSource{p}, clk)
+	srv, err := observer.NewServer(log, sopts, observeProberSource{p}, clk)
 	if err != nil {
 		_ = p.Close()
 		return nil, nil, err
@@ -134,9 +134,9 @@ func startObserver(log *zap.Logger, st observeSettings, clk clock.WithTicker) (*
 	return srv, p.Close, nil
 }
 
-// sourceAddressConnector makes every connection of the prober leave from addr, so that a partition
+// observeSourceConnector makes every connection of the prober leave from addr, so that a partition
 // by source address (a firewall, or the lab's refuse/blackhole faults) applies to the observer alone.
-func sourceAddressConnector(addr netip.Addr, unsupported *atomic.Bool) func(driver.Connector) driver.Connector {
+func observeSourceConnector(addr netip.Addr, unsupported *atomic.Bool) func(driver.Connector) driver.Connector {
 	return func(c driver.Connector) driver.Connector {
 		mc, ok := c.(*mssql.Connector)
 		if !ok {
@@ -148,20 +148,20 @@ func sourceAddressConnector(addr netip.Addr, unsupported *atomic.Bool) func(driv
 	}
 }
 
-// proberSource observes site A with a probes.Prober.
-type proberSource struct{ p *probes.Prober }
+// observeProberSource observes site A with a probes.Prober.
+type observeProberSource struct{ p *probes.Prober }
 
 // Observe implements observer.Source.
-func (s proberSource) Observe(ctx context.Context) []observer.Instance {
-	return observedInstances(s.p.Probe(ctx))
+func (s observeProberSource) Observe(ctx context.Context) []observer.Instance {
+	return observeInstances(s.p.Probe(ctx))
 }
 
-// observedInstances converts a snapshot to the observer's wire format.
-func observedInstances(snap *probes.Snapshot) []observer.Instance {
+// observeInstances converts a snapshot to the observer's wire format.
+func observeInstances(snap *probes.Snapshot) []observer.Instance {
 	out := make([]observer.Instance, 0, len(snap.Instances))
 	for k := range snap.Instances {
 		in := &snap.Instances[k]
-		oi := observer.Instance{Name: in.Name, Reachability: observedReachability(in.Reachability),
+		oi := observer.Instance{Name: in.Name, Reachability: observeReachability(in.Reachability),
 			SQLErrorNumber: in.SQLErrorNumber, Error: in.Err}
 		for j := range in.Databases {
 			d := &in.Databases[j]
@@ -179,7 +179,7 @@ func observedInstances(snap *probes.Snapshot) []observer.Instance {
 	return out
 }
 
-func observedReachability(r probes.Reachability) observer.Reachability {
+func observeReachability(r probes.Reachability) observer.Reachability {
 	switch r {
 	case probes.ReachUp:
 		return observer.ReachUp
@@ -267,9 +267,9 @@ var observeSecretKeys = map[string]string{"dsn": "dsn_env or dsn_file", "passwor
 	"connection_string": "dsn_env or dsn_file", "token": "token_file"}
 
 var (
-	yamlUnknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
-	yamlLineMsg      = regexp.MustCompile(`^line (\d+): (.*)$`)
-	envNameRE        = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	observeYAMLUnknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	observeYAMLLine         = regexp.MustCompile(`^line (\d+): (.*)$`)
+	observeEnvName          = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // parseObserveConfig decodes strictly and validates, reporting every problem at once, one per line,
@@ -283,7 +283,7 @@ func parseObserveConfig(data []byte) (observeSettings, error) {
 		return observeSettings{}, errors.New("the file is empty")
 	}
 	keys := map[int]string{}
-	yamlKeyPaths(root.Content[0], "", keys)
+	observeYAMLKeyPaths(root.Content[0], "", keys)
 
 	var f observeFile
 	var errs []error
@@ -296,7 +296,7 @@ func parseObserveConfig(data []byte) (observeSettings, error) {
 		}
 		// yaml keeps decoding after a type error: report those and go on validating the rest.
 		for _, msg := range te.Errors {
-			errs = append(errs, yamlProblem(msg, keys))
+			errs = append(errs, observeYAMLProblem(msg, keys))
 		}
 	}
 	st, verrs := f.validate()
@@ -307,9 +307,9 @@ func parseObserveConfig(data []byte) (observeSettings, error) {
 	return st, nil
 }
 
-// yamlProblem rewrites a yaml decoding message to name the key.
-func yamlProblem(msg string, keys map[int]string) error {
-	if m := yamlUnknownField.FindStringSubmatch(msg); m != nil {
+// observeYAMLProblem rewrites a yaml decoding message to name the key.
+func observeYAMLProblem(msg string, keys map[int]string) error {
+	if m := observeYAMLUnknownField.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		key := keys[n]
 		if key == "" {
@@ -321,7 +321,7 @@ func yamlProblem(msg string, keys map[int]string) error {
 		}
 		return errors.New(s)
 	}
-	if m := yamlLineMsg.FindStringSubmatch(msg); m != nil {
+	if m := observeYAMLLine.FindStringSubmatch(msg); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		if key := keys[n]; key != "" {
 			return fmt.Errorf("%s: %s (line %s)", key, m[2], m[1])
@@ -330,8 +330,8 @@ func yamlProblem(msg string, keys map[int]string) error {
 	return errors.New(msg)
 }
 
-// yamlKeyPaths records the key path of every line that holds a key or a sequence item.
-func yamlKeyPaths(n *yaml.Node, path string, keys map[int]string) {
+// observeYAMLKeyPaths records the key path of every line that holds a key or a sequence item.
+func observeYAMLKeyPaths(n *yaml.Node, path string, keys map[int]string) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -340,7 +340,7 @@ func yamlKeyPaths(n *yaml.Node, path string, keys map[int]string) {
 				p = path + "." + p
 			}
 			keys[n.Content[i].Line] = p
-			yamlKeyPaths(n.Content[i+1], p, keys)
+			observeYAMLKeyPaths(n.Content[i+1], p, keys)
 		}
 	case yaml.SequenceNode:
 		for i, e := range n.Content {
@@ -348,7 +348,7 @@ func yamlKeyPaths(n *yaml.Node, path string, keys map[int]string) {
 			if _, ok := keys[e.Line]; !ok {
 				keys[e.Line] = p
 			}
-			yamlKeyPaths(e, p, keys)
+			observeYAMLKeyPaths(e, p, keys)
 		}
 	}
 }
@@ -447,7 +447,7 @@ func (f *observeFile) validate() (observeSettings, []error) {
 			bad(k, "one of dsn_env or dsn_file is required (the DSN is never written in the config)")
 		case in.DSNEnv != "" && in.DSNFile != "":
 			bad(k, "dsn_env and dsn_file are exclusive; give one")
-		case in.DSNEnv != "" && !envNameRE.MatchString(in.DSNEnv):
+		case in.DSNEnv != "" && !observeEnvName.MatchString(in.DSNEnv):
 			bad(k+".dsn_env", "%q is not an environment variable name", in.DSNEnv)
 		}
 		st.probe.Targets = append(st.probe.Targets, probes.Target{Name: in.Name, Site: probes.SiteA, Role: probes.RolePartner,

@@ -231,7 +231,7 @@ func TestObservedInstances(t *testing.T) {
 		{Name: "SQLA4", Reachability: probes.ReachUnreachable, Err: "refused"},
 		{Name: "SQLA5", Reachability: probes.ReachUnknown},
 	}}
-	got := observedInstances(snap)
+	got := observeInstances(snap)
 	if len(got) != 5 {
 		t.Fatalf("%d instances", len(got))
 	}
@@ -365,7 +365,7 @@ instances:
 	}
 	var unsupported atomic.Bool
 	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"},
-		WrapConnector: sourceAddressConnector(netip.MustParseAddr(obsControllerSource), &unsupported)}, e.ctrlClk)
+		WrapConnector: observeSourceConnector(netip.MustParseAddr(obsControllerSource), &unsupported)}, e.ctrlClk)
 	if err != nil || unsupported.Load() {
 		t.Fatalf("controller prober: %v (dialer unsupported: %v)", err, unsupported.Load())
 	}
