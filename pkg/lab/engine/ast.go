@@ -1,6 +1,9 @@
 package engine
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ObjectName is a one- to four-part name as written (empty parts omitted on the left):
 // [server.][database.][schema.]name.
@@ -405,3 +408,94 @@ func (*Cast) expr()      {}
 func (*Case) expr()      {}
 func (*Subquery) expr()  {}
 func (*Exists) expr()    {}
+
+// exprKey renders an expression canonically (identifiers lower-cased, keywords upper-cased), so
+// that two spellings of the same expression compare equal (GROUP BY matching).
+func exprKey(e Expr) string {
+	var b strings.Builder
+	var w func(Expr)
+	list := func(es []Expr) {
+		for i, x := range es {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			w(x)
+		}
+	}
+	w = func(e Expr) {
+		switch e := e.(type) {
+		case nil:
+			b.WriteString("<nil>")
+		case *Literal:
+			b.WriteString("lit(" + e.Val.T.String() + ":" + e.Val.Text() + ")")
+		case *ColumnRef:
+			b.WriteString("col(" + strings.ToLower(strings.Join(e.Parts, ".")) + ")")
+		case *VarRef:
+			b.WriteString("var(" + strings.ToLower(e.Name) + ")")
+		case *GlobalRef:
+			b.WriteString("glob(" + e.Name + ")")
+		case *Unary:
+			b.WriteString("(" + e.Op)
+			w(e.X)
+			b.WriteString(")")
+		case *Binary:
+			b.WriteString("(")
+			w(e.L)
+			b.WriteString(" " + e.Op + " ")
+			w(e.R)
+			b.WriteString(")")
+		case *Not:
+			b.WriteString("NOT(")
+			w(e.X)
+			b.WriteString(")")
+		case *IsNull:
+			b.WriteString("ISNULL(")
+			w(e.X)
+			fmt.Fprintf(&b, ",%v)", e.Not)
+		case *InList:
+			b.WriteString("IN(")
+			w(e.X)
+			fmt.Fprintf(&b, ",%v,", e.Not)
+			list(e.List)
+			if e.Sub != nil {
+				fmt.Fprintf(&b, "sub%p", e.Sub)
+			}
+			b.WriteString(")")
+		case *Like:
+			b.WriteString("LIKE(")
+			list([]Expr{e.X, e.Pattern, e.Escape})
+			fmt.Fprintf(&b, ",%v)", e.Not)
+		case *Between:
+			b.WriteString("BETWEEN(")
+			list([]Expr{e.X, e.Lo, e.Hi})
+			fmt.Fprintf(&b, ",%v)", e.Not)
+		case *FuncCall:
+			fmt.Fprintf(&b, "%s(%v,%v,", e.Name, e.Star, e.Distinct)
+			list(e.Args)
+			b.WriteString(")")
+		case *Cast:
+			b.WriteString("CAST(")
+			w(e.X)
+			b.WriteString("," + e.To.String() + ",")
+			w(e.Style)
+			b.WriteString(")")
+		case *Case:
+			b.WriteString("CASE(")
+			w(e.Operand)
+			for _, wh := range e.Whens {
+				b.WriteString(";")
+				w(wh.Cond)
+				b.WriteString("=>")
+				w(wh.Result)
+			}
+			b.WriteString(";else ")
+			w(e.Else)
+			b.WriteString(")")
+		default:
+			// subqueries never match another expression
+			fmt.Fprintf(&b, "%T%p", e, e)
+		}
+	}
+	w(e)
+	return b.String()
+}

@@ -53,12 +53,14 @@ type compiler struct {
 	sc    *scope
 	agg   *aggState // non-nil while compiling the select list / HAVING / ORDER BY of a grouped query
 	inAgg bool
+	inKey bool // compiling an expression that is itself a GROUP BY key
 }
 
 // aggState collects the aggregates of a grouped query and the columns it groups by.
 type aggState struct {
 	specs   []*aggSpec
 	grouped map[[2]int]bool // (depth 0 only) column index → grouped
+	keys    map[string]bool // canonical text of GROUP BY expressions that are not plain columns
 	groupBy bool            // the query has GROUP BY (else one implicit group)
 }
 
@@ -71,6 +73,15 @@ type aggSpec struct {
 }
 
 func (c *compiler) compile(e Expr) (*cexpr, error) {
+	if c.agg != nil && !c.inAgg && !c.inKey && len(c.agg.keys) > 0 {
+		if _, isCol := e.(*ColumnRef); !isCol && c.agg.keys[exprKey(e)] {
+			// a GROUP BY expression: constant within its group, evaluated on the group's first row
+			c.inKey = true
+			x, err := c.compile(e)
+			c.inKey = false
+			return x, err
+		}
+	}
 	switch e := e.(type) {
 	case *Literal:
 		v := e.Val
@@ -709,7 +720,7 @@ func (c *compiler) column(e *ColumnRef) (*cexpr, error) {
 		t := found.cols[idx-found.offset].Type
 		pos := idx
 		d := depth
-		if c.agg != nil && !c.inAgg && d == 0 && !c.agg.grouped[[2]int{0, pos}] {
+		if c.agg != nil && !c.inAgg && !c.inKey && d == 0 && !c.agg.grouped[[2]int{0, pos}] {
 			return nil, ErrNotInGroupBy(found.alias + "." + found.cols[pos-found.offset].Name)
 		}
 		return &cexpr{t: t, eval: func(en *env) (Value, error) {

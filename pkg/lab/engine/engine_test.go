@@ -581,3 +581,25 @@ func TestEffectMessagesAndResultShapes(t *testing.T) {
 		t.Errorf("HEADERONLY FirstLSN: %d", i)
 	}
 }
+
+func TestGroupByExpressionsIIFCollate(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	rs := one(t, s, "SELECT CASE WHEN database_id > 4 THEN 'user' ELSE 'system' END AS kind, COUNT(*) AS n FROM sys.databases GROUP BY CASE WHEN database_id > 4 THEN 'user' ELSE 'system' END ORDER BY kind")
+	if len(rs.Rows) != 2 || rs.Rows[0][0].Text() != "system" || rs.Rows[0][1].Text() != "4" || rs.Rows[1][1].Text() != "6" {
+		t.Errorf("group by expression: %v", rs.Rows)
+	}
+	rs = one(t, s, "SELECT UPPER(state_desc), COUNT(*) FROM sys.databases GROUP BY upper( STATE_DESC ) HAVING COUNT(*) >= 2 ORDER BY 2 DESC")
+	if len(rs.Rows) != 2 || rs.Rows[0][0].Text() != "ONLINE" {
+		t.Errorf("group by function: %v", rs.Rows)
+	}
+	r := run(t, s, "SELECT database_id, COUNT(*) FROM sys.databases GROUP BY UPPER(state_desc)")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 8120 {
+		t.Errorf("ungrouped column: %v", got)
+	}
+	if got := scalarText(t, s, "SELECT IIF(1 > 2, 'a', 'b')"); got != "b" {
+		t.Errorf("IIF = %s", got)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM sys.databases WHERE name COLLATE Latin1_General_CI_AS = N'MGC' COLLATE DATABASE_DEFAULT"); got != "1" {
+		t.Errorf("COLLATE = %s", got)
+	}
+}

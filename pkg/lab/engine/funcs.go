@@ -208,6 +208,11 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			b[8] = b[8]&0x3f | 0x80
 			return GUID(b), nil
 		}}, nil
+	case "IIF":
+		if len(f.Args) != 3 {
+			return nil, ErrArgCount(f.Name, 3)
+		}
+		return c.compile(&Case{Whens: []When{{Cond: f.Args[0], Result: f.Args[1]}}, Else: f.Args[2]})
 	case "ISNULL":
 		if err := needArgs(f, 2); err != nil {
 			return nil, err

@@ -20,7 +20,7 @@ var reserved = map[string]bool{
 	"RIGHT": true, "ROLLBACK": true, "SELECT": true, "SET": true, "TABLE": true, "THEN": true, "TO": true,
 	"TOP": true, "TRAN": true, "TRANSACTION": true, "UNION": true, "UPDATE": true, "USE": true,
 	"VALUES": true, "WAITFOR": true, "WHEN": true, "WHERE": true, "WHILE": true, "WITH": true, "OPTION": true,
-	"FOR": true,
+	"FOR": true, "COLLATE": true,
 }
 
 // maxDepth bounds expression nesting so hostile input cannot exhaust the stack.
@@ -1314,6 +1314,16 @@ func (p *parser) multiplicative() (Expr, error) {
 	return l, nil
 }
 
+// collate accepts `expr COLLATE name` and ignores the collation: the lab has one (CI_AS).
+func (p *parser) collate(e Expr, err error) (Expr, error) {
+	if err == nil && p.acceptKw("COLLATE") {
+		if _, err := p.identOrKeyword(); err != nil {
+			return nil, err
+		}
+	}
+	return e, err
+}
+
 func (p *parser) unary() (Expr, error) {
 	if p.isOp("-") || p.isOp("+") || p.isOp("~") {
 		op := p.next().text
@@ -1333,7 +1343,7 @@ func (p *parser) unary() (Expr, error) {
 		}
 		return &Unary{Op: op, X: x}, nil
 	}
-	return p.primary()
+	return p.collate(p.primary())
 }
 
 func (p *parser) primary() (Expr, error) {

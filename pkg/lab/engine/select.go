@@ -138,6 +138,11 @@ func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, erro
 				if pos, ok := p.resolveLocal(ref); ok {
 					p.agg.grouped[[2]int{0, pos}] = true
 				}
+			} else {
+				if p.agg.keys == nil {
+					p.agg.keys = map[string]bool{}
+				}
+				p.agg.keys[exprKey(g)] = true
 			}
 			p.groupKeys = append(p.groupKeys, k)
 		}
