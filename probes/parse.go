@@ -700,6 +700,9 @@ func parseLogBackups(set *ResultSet, server string) ([]LogBackup, error) {
 		if err := ec.err; err != nil {
 			return nil, fmt.Errorf("backupset row %d: %w", r+1, err)
 		}
+		if id < math.MinInt32 || id > math.MaxInt32 || tz < math.MinInt16 || tz > math.MaxInt16 {
+			return nil, fmt.Errorf("backupset row %d: backup_set_id %d or time_zone %d out of range", r+1, id, tz)
+		}
 		b.BackupSetID = int32(id)
 		if !tzKnown {
 			tz = TimeZoneUnknown
