@@ -13,7 +13,8 @@ type ProcFunc func(ctx context.Context, s *SessionInfo, call *ExecStmt) (*Effect
 // Static is a fixed in-memory Backend for tests and examples: tables hold whatever rows were put in
 // them; every catalog table of Catalog exists (empty unless filled); effects are recorded and
 // succeed; procedures come from Procs. Permissions follow SQLSERVER.md §8 Q14 for a login that is
-// not sysadmin: catalog reads are allowed (sys.database_mirroring masked for a mirror database),
+// not sysadmin: catalog reads are allowed (sys.database_mirroring masked for a mirror database,
+// sys.master_files empty: its rows need CREATE DATABASE, ALTER ANY DATABASE or VIEW ANY DEFINITION),
 // INSERT gets 229, EXEC 229, RESTORE 3110 + 3013, BACKUP 262 + 3013, ALTER DATABASE 5011 + 5069.
 // It is safe for concurrent use.
 type Static struct {
@@ -147,6 +148,12 @@ func (b *Static) Table(_ context.Context, s *SessionInfo, ref TableName) (*Relat
 		return def.Relation(), nil
 	}
 	out := &Relation{Columns: rel.Columns, Rows: make([][]Value, 0, len(rel.Rows))}
+	if def == SysMasterFiles && !s.Sysadmin {
+		// "The minimum permissions that are required to see the corresponding row are CREATE
+		// DATABASE, ALTER ANY DATABASE, or VIEW ANY DEFINITION" (sys-master-files-transact-sql.md),
+		// none of which the monitoring login of SQLSERVER.md §8 Q14 holds.
+		return out, nil
+	}
 	for _, r := range rel.Rows {
 		if def == SysDatabaseMirroring {
 			r = MaskMirroring(r, s.Sysadmin)
