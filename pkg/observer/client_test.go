@@ -501,3 +501,51 @@ func TestClientObserverReturningAfterLinkOutage(t *testing.T) {
 		t.Fatalf("after the outage: %+v", res.Observers[0])
 	}
 }
+
+func TestTrackSequence(t *testing.T) {
+	c := &Client{}
+	p := &peer{}
+	var tr Tracked
+	rep := func(boot string, seq uint64) *Report {
+		return &Report{Observer: "o", BootID: boot, Sequence: seq, Instances: []Instance{unreachable("SQLA1")}}
+	}
+	steps := []struct {
+		a            answer
+		wantOutcome  Outcome
+		wantSeq      uint64
+		wantAdvanced time.Time
+	}{
+		{answer{outcome: OutcomeAnswered, report: rep("b1", 4), received: t0}, OutcomeAnswered, 4, time.Time{}},                  // baseline
+		{answer{outcome: OutcomeAnswered, report: rep("b1", 4), received: t0.Add(time.Second)}, OutcomeAnswered, 4, time.Time{}}, // same
+		{answer{outcome: OutcomeAnswered, report: rep("b1", 5), received: t0.Add(2 * time.Second)}, OutcomeAnswered, 5, t0.Add(2 * time.Second)},
+		{answer{outcome: OutcomeAnswered, report: rep("b1", 3), received: t0.Add(3 * time.Second)}, OutcomeInvalid, 5, t0.Add(2 * time.Second)}, // backwards
+		{answer{outcome: OutcomeUnreachable, err: "x"}, OutcomeUnreachable, 5, t0.Add(2 * time.Second)},
+		{answer{outcome: OutcomeUnauthorized}, OutcomeUnauthorized, 5, t0.Add(2 * time.Second)},
+		{answer{outcome: OutcomeAnswered, report: rep("b2", 1), received: t0.Add(4 * time.Second)}, OutcomeAnswered, 1, time.Time{}}, // new run
+		{answer{outcome: OutcomeAnswered, report: rep("b2", 2), received: t0.Add(5 * time.Second)}, OutcomeAnswered, 2, t0.Add(5 * time.Second)},
+	}
+	for i, s := range steps {
+		c.track(&tr, p, s.a)
+		if tr.Outcome != s.wantOutcome || tr.Report.Sequence != s.wantSeq || !tr.Advanced.Equal(s.wantAdvanced) {
+			t.Fatalf("step %d: outcome %d seq %d advanced %v; want %d %d %v (%s)", i, tr.Outcome, tr.Report.Sequence, tr.Advanced,
+				s.wantOutcome, s.wantSeq, s.wantAdvanced, tr.Err)
+		}
+	}
+	if p.unauthorized != 1 {
+		t.Fatalf("unauthorized count %d, want 1", p.unauthorized)
+	}
+	// A backwards sequence is reported.
+	c.track(&tr, p, answer{outcome: OutcomeAnswered, report: rep("b2", 1), received: t0.Add(6 * time.Second)})
+	if tr.Outcome != OutcomeInvalid || !strings.Contains(tr.Err, "sequence went backwards from 2 to 1 in boot b2") {
+		t.Fatalf("%d %q", tr.Outcome, tr.Err)
+	}
+}
+
+func TestSourceFunc(t *testing.T) {
+	var got context.Context
+	f := SourceFunc(func(ctx context.Context) []Instance { got = ctx; return []Instance{unreachable("SQLA1")} })
+	ctx := context.WithValue(context.Background(), struct{}{}, 1)
+	if in := f.Observe(ctx); len(in) != 1 || got != ctx {
+		t.Fatalf("SourceFunc: %v", in)
+	}
+}
