@@ -122,6 +122,9 @@ func (l *Lab) ControlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"healed": id})
 	})
+	if l.hub != nil {
+		mux.Handle("POST /v1/world/heartbeat", l.HeartbeatHandler())
+	}
 	mux.HandleFunc("POST /v1/heal", func(w http.ResponseWriter, _ *http.Request) {
 		n := len(l.topo.Faults())
 		l.topo.HealAll()

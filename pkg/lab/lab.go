@@ -30,6 +30,10 @@ type Options struct {
 	Tick time.Duration
 	// Real is the real clock driving the loop (default clock.RealClock{}).
 	Real clock.WithTicker
+	// Split runs the world of the split shape: instances are served on internal
+	// loopback ports and are up only while their instance process (StartPresence)
+	// sends heartbeats to the control API; links are what those processes report.
+	Split bool
 }
 
 // Lab is a running topology: the world model plus one TDS server per instance.
@@ -38,6 +42,7 @@ type Lab struct {
 	topo    *Topology
 	servers []*InstanceServer
 	creds   Credentials
+	hub     *hub
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 }
@@ -66,12 +71,16 @@ func Start(log *zap.Logger, cfg Config, opts Options) (*Lab, error) {
 		return nil, err
 	}
 	l := &Lab{log: log.Named("lab"), topo: topo, creds: opts.Credentials}
+	if opts.Split {
+		topo.MarkRemote()
+		l.hub = &hub{real: opts.Real, last: map[string]time.Time{}}
+	}
 	for _, inst := range topo.Instances() {
 		addr := inst.Addr()
 		if a, ok := opts.Addrs[inst.Name()]; ok {
 			addr = a
 		}
-		if addr == "" {
+		if addr == "" || opts.Split {
 			addr = "127.0.0.1:0"
 		}
 		srv, err := inst.Serve(log, addr, opts.Credentials)
@@ -99,6 +108,7 @@ func (l *Lab) run(ctx context.Context, real clock.WithTicker, tick time.Duration
 		case <-ctx.Done():
 			return
 		case <-t.C():
+			l.expirePresence()
 			l.topo.Sync()
 		case <-l.topo.Changes():
 			for _, s := range l.servers {

@@ -3,6 +3,7 @@ package lab
 import (
 	"errors"
 	"math/big"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -11,7 +12,12 @@ import (
 	"go.uber.org/zap/zaptest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChildPresence())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var sa = Login{Name: "sa", Sysadmin: true}
 var monitor = Login{Name: "sqldr_monitor"}

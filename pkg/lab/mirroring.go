@@ -53,6 +53,10 @@ func (t *Topology) reachable(a, b *Instance) bool {
 	if a == nil || b == nil || !a.up() || !b.up() {
 		return false
 	}
+	if a.remote && b.remote {
+		// Split shape: the link is what the two processes report over TCP.
+		return a.reach[strings.ToLower(b.name)] && b.reach[strings.ToLower(a.name)]
+	}
 	return !t.cuts[cutKey(a.name, b.name)]
 }
 

@@ -81,6 +81,12 @@ type Instance struct {
 
 	sessions map[int32]*Session
 	nextSPID int32
+
+	// remote is set in the split shape: the instance's network presence runs in
+	// its own process, which reports liveness and which peers it reaches.
+	remote bool
+	alive  bool
+	reach  map[string]bool
 }
 
 // Database is one database on one instance.
@@ -339,7 +345,9 @@ func (i *Instance) Addr() string { return i.addr }
 func (i *Instance) Location() *time.Location { return i.loc }
 
 // up reports whether the instance process is running and answering.
-func (i *Instance) up() bool { return !i.siteDown && (i.health == HealthUp || i.health == HealthSlow) }
+func (i *Instance) up() bool {
+	return !i.siteDown && (i.health == HealthUp || i.health == HealthSlow) && (!i.remote || i.alive)
+}
 
 // LocalNow is the instance's local wall-clock time (its skew applied).
 func (i *Instance) LocalNow() time.Time {
