@@ -544,7 +544,8 @@ func TestTrackSequence(t *testing.T) {
 func TestSourceFunc(t *testing.T) {
 	var got context.Context
 	f := SourceFunc(func(ctx context.Context) []Instance { got = ctx; return []Instance{unreachable("SQLA1")} })
-	ctx := context.WithValue(context.Background(), struct{}{}, 1)
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, 1)
 	if in := f.Observe(ctx); len(in) != 1 || got != ctx {
 		t.Fatalf("SourceFunc: %v", in)
 	}
