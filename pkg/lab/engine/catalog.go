@@ -116,6 +116,17 @@ var (
 		col("redo_target_fork_guid", TypeUniqueIdentifier), col("backup_lsn", TypeLSN), col("credential_id", TypeInt),
 	}}
 
+	// SysDatabaseMirroringEndpoints is sys.database_mirroring_endpoints: the columns inherited from
+	// sys.endpoints, then its own (SQLSERVER.md §1.1 endpoint check; [SQLD]
+	// sys-database-mirroring-endpoints-transact-sql.md, sys-endpoints-transact-sql.md).
+	SysDatabaseMirroringEndpoints = &TableDef{Schema: "sys", Name: "database_mirroring_endpoints", Source: "sys-database-mirroring-endpoints-transact-sql.md", Columns: []Column{
+		col("name", TypeSysname), col("endpoint_id", TypeInt), col("principal_id", TypeInt), col("protocol", TypeTinyInt),
+		col("protocol_desc", nv60), col("type", TypeTinyInt), col("type_desc", nv60), col("state", TypeTinyInt),
+		col("state_desc", nv60), col("is_admin_endpoint", TypeBit), col("role", TypeTinyInt), col("role_desc", nv60),
+		col("is_encryption_enabled", TypeBit), col("connection_auth", TypeTinyInt), col("connection_auth_desc", nv60),
+		col("certificate_id", TypeInt), col("encryption_algorithm", TypeTinyInt), col("encryption_algorithm_desc", nv60),
+	}}
+
 	// LogShippingMonitorPrimary is msdb.dbo.log_shipping_monitor_primary (SQLSERVER.md §2.2).
 	LogShippingMonitorPrimary = &TableDef{Database: "msdb", Schema: "dbo", Name: "log_shipping_monitor_primary", Source: "log-shipping-monitor-primary-transact-sql.md", Columns: []Column{
 		col("primary_id", TypeUniqueIdentifier), col("primary_server", TypeSysname), col("primary_database", TypeSysname),
@@ -224,7 +235,7 @@ var (
 
 // Catalog lists every catalog definition.
 var Catalog = []*TableDef{
-	SysDatabases, SysDatabaseMirroring, SysDatabaseRecoveryStatus, SysMasterFiles,
+	SysDatabases, SysDatabaseMirroring, SysDatabaseRecoveryStatus, SysMasterFiles, SysDatabaseMirroringEndpoints,
 	LogShippingMonitorPrimary, LogShippingMonitorSecondary, LogShippingPrimaryDatabases, LogShippingSecondary,
 	LogShippingSecondaryDatabases, LogShippingMonitorHistoryDetail, BackupSet, BackupMediaFamily, RestoreHistory,
 	SysJobs, SysJobActivity, SysJobHistory,

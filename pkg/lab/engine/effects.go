@@ -144,6 +144,24 @@ var HeaderOnlyResult = &TableDef{Name: "RESTORE HEADERONLY", Source: "restore-st
 	col("containment", TypeTinyInt), col("KeyAlgorithm", NVarChar(32)), col("EncryptorType", NVarChar(32)),
 }}
 
+// DBMMonitorResults is the result set of msdb.dbo.sp_dbmmonitorresults (SQLSERVER.md §1.3).
+var DBMMonitorResults = &TableDef{Name: "sp_dbmmonitorresults", Source: "sp-dbmmonitorresults-transact-sql.md", Columns: []Column{
+	col("database_name", TypeSysname), col("role", TypeInt), col("mirroring_state", TypeInt), col("witness_status", TypeInt),
+	col("log_generation_rate", TypeInt), col("unsent_log", TypeInt), col("send_rate", TypeInt), col("unrestored_log", TypeInt),
+	col("recovery_rate", TypeInt), col("transaction_delay", TypeInt), col("transactions_per_sec", TypeInt),
+	col("average_delay", TypeInt), col("time_recorded", TypeDateTime), col("time_behind", TypeDateTime),
+	col("local_time", TypeDateTime),
+}}
+
+// HelpLogShippingMonitor is the result set of master.dbo.sp_help_log_shipping_monitor (SQLSERVER.md §2.3).
+var HelpLogShippingMonitor = &TableDef{Name: "sp_help_log_shipping_monitor", Source: "sp-help-log-shipping-monitor-transact-sql.md", Columns: []Column{
+	col("status", TypeBit), col("is_primary", TypeBit), col("server", TypeSysname), col("database_name", TypeSysname),
+	col("time_since_last_backup", TypeInt), col("last_backup_file", NVarChar(500)), col("backup_threshold", TypeInt),
+	col("is_backup_alert_enabled", TypeBit), col("time_since_last_copy", TypeInt), col("last_copied_file", NVarChar(500)),
+	col("time_since_last_restore", TypeInt), col("last_restored_file", NVarChar(500)), col("last_restored_latency", TypeInt),
+	col("restore_threshold", TypeInt), col("is_restore_alert_enabled", TypeBit),
+}}
+
 // XPDirTree is the result set of master.sys.xp_dirtree 'path', depth, files: the procedure is
 // undocumented; these are the columns it is commonly observed to return.
 var XPDirTree = &TableDef{Name: "xp_dirtree", Source: "undocumented (common usage)", Columns: []Column{

@@ -603,3 +603,69 @@ func TestGroupByExpressionsIIFCollate(t *testing.T) {
 		t.Errorf("COLLATE = %s", got)
 	}
 }
+
+func TestCatalogDefinitions(t *testing.T) {
+	seen := map[string]bool{}
+	for _, d := range append(append([]*TableDef(nil), Catalog...), HeaderOnlyResult, DBMMonitorResults, HelpLogShippingMonitor, XPDirTree) {
+		key := strings.ToLower(d.Database + "." + d.Schema + "." + d.Name)
+		if seen[key] {
+			t.Errorf("%s defined twice", key)
+		}
+		seen[key] = true
+		if d.Source == "" || len(d.Columns) == 0 {
+			t.Errorf("%s: no source or no columns", key)
+		}
+		cols := map[string]bool{}
+		for _, c := range d.Columns {
+			if cols[strings.ToLower(c.Name)] {
+				t.Errorf("%s: column %s twice", key, c.Name)
+			}
+			cols[strings.ToLower(c.Name)] = true
+			if c.Type.Kind == KindUnknown {
+				t.Errorf("%s.%s: no type", key, c.Name)
+			}
+		}
+	}
+	// every catalog table answers SELECT * with its documented columns, even when empty
+	s, _ := newTestSession(t, true)
+	for _, d := range Catalog {
+		db := d.Database
+		if db == "" {
+			db = "master"
+		}
+		rs := one(t, s, "SELECT * FROM "+db+"."+d.Schema+"."+d.Name)
+		if len(rs.Columns) != len(d.Columns) {
+			t.Errorf("%s: %d columns, want %d", d.Name, len(rs.Columns), len(d.Columns))
+			continue
+		}
+		for i, c := range rs.Columns {
+			if c.Name != d.Columns[i].Name || c.Type != d.Columns[i].Type {
+				t.Errorf("%s column %d: %s %s, want %s %s", d.Name, i, c.Name, c.Type, d.Columns[i].Name, d.Columns[i].Type)
+			}
+		}
+	}
+	// msdb tables exist only in msdb
+	r := run(t, s, "SELECT * FROM master.dbo.backupset")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 208 {
+		t.Errorf("backupset in master: %v", got)
+	}
+	// spot checks of documented types
+	for _, c := range []struct {
+		def  *TableDef
+		col  string
+		want Type
+	}{
+		{SysDatabaseMirroring, "mirroring_failover_lsn", Numeric(25, 0)},
+		{BackupSet, "time_zone", TypeSmallInt},
+		{BackupSet, "type", Char(1)},
+		{BackupMediaFamily, "physical_device_name", NVarChar(260)},
+		{LogShippingMonitorSecondary, "last_restored_latency", TypeInt},
+		{LogShippingMonitorHistoryDetail, "message", NVarChar(MaxLength)},
+		{SysJobs, "enabled", TypeTinyInt},
+		{SysMasterFiles, "redo_start_lsn", TypeLSN},
+	} {
+		if i := c.def.Index(c.col); i < 0 || c.def.Columns[i].Type != c.want {
+			t.Errorf("%s.%s: want %s", c.def.Name, c.col, c.want)
+		}
+	}
+}
