@@ -192,27 +192,43 @@ func HeldAfterFinalRestore(d *DatabaseSnapshot, pending []PendingLog) (LogBackup
 // share (SQLSERVER.md §2.5): after a mirroring failover the backups the secondary still needs may
 // have been taken by either of them.
 func PartnerBackups(s *Snapshot, db string) []LogBackup {
-	var out []LogBackup
-	seen := map[[2]string]bool{}
+	out := append([]LogBackup{}, partnerBackups(s, db)...) // a copy: never sort a partner's slice in place
+	sort.SliceStable(out, func(i, j int) bool { return out[i].FirstLSN.Less(out[j].FirstLSN) })
+	return out
+}
+
+// partnerBackups is PartnerBackups in no particular order; with a single contributing partner it
+// returns that partner's slice itself (read-only).
+func partnerBackups(s *Snapshot, db string) []LogBackup {
+	var lists [][]LogBackup
+	total := 0
 	for k := range s.Instances {
 		in := &s.Instances[k]
 		if in.Role != RolePartner || !in.Up() {
 			continue
 		}
-		d, ok := in.Database(db)
-		if !ok {
-			continue
-		}
-		for _, b := range d.RecentLogBackups {
-			key := [2]string{b.FirstLSN.String(), b.LastLSN.String()}
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			out = append(out, b)
+		if d, ok := in.Database(db); ok && len(d.RecentLogBackups) > 0 {
+			lists = append(lists, d.RecentLogBackups)
+			total += len(d.RecentLogBackups)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].FirstLSN.Less(out[j].FirstLSN) })
+	switch len(lists) {
+	case 0:
+		return []LogBackup{}
+	case 1:
+		return lists[0]
+	}
+	out := make([]LogBackup, 0, total)
+	seen := make(map[[2]string]bool, total)
+	for _, l := range lists {
+		for _, b := range l {
+			key := [2]string{b.FirstLSN.String(), b.LastLSN.String()}
+			if !seen[key] {
+				seen[key] = true
+				out = append(out, b)
+			}
+		}
+	}
 	return out
 }
 
@@ -306,19 +322,16 @@ func DataLossWindow(s *Snapshot, db string, last LastGood, firstFailed time.Time
 		return Window{Reason: "secondary database not observed"}
 	}
 	p, _, live := s.Principal(db)
-	var backups []LogBackup
-	switch {
-	case live:
-		backups = PartnerBackups(s, db)
-	case !last.IsZero():
-		backups = last.RecentLogBackups
-	}
-	lastCopied := ""
-	if sd.LSSecondary != nil {
-		lastCopied = sd.LSSecondary.LastCopiedFile
-	}
-	pending := sd.PendingLogs // derived by the Prober from the live principal's backups
+	pending := sd.PendingLogs // derived by the Prober from the partners' backups when a principal answered
 	if !live || pending == nil {
+		backups := last.RecentLogBackups
+		if live {
+			backups = partnerBackups(s, db)
+		}
+		lastCopied := ""
+		if sd.LSSecondary != nil {
+			lastCopied = sd.LSSecondary.LastCopiedFile
+		}
 		pending = Pending(backups, RestorePosition(sd), lastCopied)
 	}
 	held, ok := HeldAfterFinalRestore(sd, pending)

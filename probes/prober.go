@@ -421,7 +421,7 @@ func derivePending(s *Snapshot) {
 			if sd.LSSecondary != nil {
 				lastCopied = sd.LSSecondary.LastCopiedFile
 			}
-			sd.PendingLogs = Pending(PartnerBackups(s, sd.Name), RestorePosition(sd), lastCopied)
+			sd.PendingLogs = Pending(partnerBackups(s, sd.Name), RestorePosition(sd), lastCopied)
 		}
 	}
 }
