@@ -154,6 +154,8 @@ func Convert(v Value, to Type) (Value, error) {
 			return Value{}, errNotAllowed(from, to)
 		}
 		switch to.Kind {
+		case KindDate:
+			return Date(t), nil
 		case KindDateTime:
 			rt := roundDateTime(t)
 			if rt.Before(minDateTime) || rt.After(maxDateTime) {

@@ -151,6 +151,11 @@ func TestDateDiffCountsBoundaries(t *testing.T) {
 		{"SELECT DATEADD(month, 1, CAST('2024-01-31' AS datetime))", "2024-02-29 00:00:00.000"},
 		{"SELECT DATEADD(minute, -90, CAST('2024-01-01 00:30' AS datetime2(0)))", "2023-12-31 23:00:00"},
 		{"SELECT DATEPART(weekday, '2024-03-10')", "1"},
+		{"SELECT CAST('2024-03-10 23:59:59' AS date)", "2024-03-10"},
+		{"SELECT DATEADD(day, 1, CAST('2024-02-28' AS date))", "2024-02-29"},
+		{"SELECT CASE WHEN CAST('2024-03-10' AS date) < CAST('2024-03-10 00:00:01' AS datetime) THEN 1 ELSE 0 END", "1"},
+		{"SELECT STUFF(STUFF(RIGHT(REPLICATE('0', 6) + CAST(93015 AS varchar(6)), 6), 3, 0, ':'), 6, 0, ':')", "09:30:15"},
+		{"SELECT STUFF('abc', 5, 1, 'x')", "NULL"},
 	}
 	for _, c := range cases {
 		if got := scalarText(t, s, c.sql); got != c.want {

@@ -373,6 +373,21 @@ func NewFixture(now time.Time, messageRows int) *Static {
 		activity = append(activity, a)
 	}
 	must(b.AddRows(SysJobs, "msdb", rows...))
+	h := SysJobHistory.NewRow()
+	SysJobHistory.Set(h, "instance_id", Int(1))
+	SysJobHistory.Set(h, "job_id", backupJob)
+	SysJobHistory.Set(h, "step_id", Int(0))
+	SysJobHistory.Set(h, "step_name", Sysname("(Job outcome)"))
+	SysJobHistory.Set(h, "sql_message_id", Int(0))
+	SysJobHistory.Set(h, "sql_severity", Int(0))
+	SysJobHistory.Set(h, "message", NStr("The job succeeded."))
+	SysJobHistory.Set(h, "run_status", Int(1))
+	SysJobHistory.Set(h, "run_date", Int(int32(local.Year()*10000+int(local.Month())*100+local.Day())))
+	SysJobHistory.Set(h, "run_time", Int(93015))
+	SysJobHistory.Set(h, "run_duration", Int(5))
+	SysJobHistory.Set(h, "retries_attempted", Int(0))
+	SysJobHistory.Set(h, "server", Sysname("SQLA1"))
+	must(b.AddRows(SysJobHistory, "msdb", h))
 	must(b.AddRows(SysJobActivity, "msdb", activity...))
 
 	msgs := TableName{Database: "mgc", Schema: "dbo", Name: "messages"}

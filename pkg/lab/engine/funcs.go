@@ -352,6 +352,8 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			}
 			out := d
 			switch t.Kind {
+			case KindDate:
+				out = Date(r)
 			case KindDateTime:
 				out.t = roundDateTime(r)
 				if out.t.Before(minDateTime) || out.t.After(maxDateTime) {
@@ -493,6 +495,68 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 				return String(t, ""), nil
 			}
 			return String(t, string(r[start-1:end-1])), nil
+		}), nil
+	case "REPLICATE":
+		if err := needArgs(f, 2); err != nil {
+			return nil, err
+		}
+		args, err := c.args(f, 0)
+		if err != nil {
+			return nil, err
+		}
+		t := args[0].t
+		if !t.IsString() {
+			t = VarChar(8000)
+		}
+		t.Length = MaxLength
+		if t.Kind == KindChar {
+			t.Kind = KindVarChar
+		}
+		if t.Kind == KindNChar {
+			t.Kind = KindNVarChar
+		}
+		return scalar(t, args, true, func(_ *env, vs []Value) (Value, error) {
+			n, err := Convert(vs[1], TypeBigInt)
+			if err != nil {
+				return Value{}, err
+			}
+			if n.i < 0 {
+				return Null(t), nil
+			}
+			s := vs[0].Text()
+			if int64(len(s))*n.i > 1<<20 {
+				return Value{}, NewError(50000, 16, 1, "The lab refuses REPLICATE results longer than 1 MiB.")
+			}
+			return String(t, strings.Repeat(s, int(n.i))), nil
+		}), nil
+	case "STUFF":
+		if err := needArgs(f, 4); err != nil {
+			return nil, err
+		}
+		args, err := c.args(f, 0)
+		if err != nil {
+			return nil, err
+		}
+		t := NVarChar(4000)
+		if args[0].t.IsString() && (args[0].t.Kind == KindVarChar || args[0].t.Kind == KindChar) {
+			t = VarChar(8000)
+		}
+		return scalar(t, args, true, func(_ *env, vs []Value) (Value, error) {
+			r := []rune(vs[0].Text())
+			st, err := Convert(vs[1], TypeBigInt)
+			if err != nil {
+				return Value{}, err
+			}
+			ln, err := Convert(vs[2], TypeBigInt)
+			if err != nil {
+				return Value{}, err
+			}
+			// STUFF returns NULL for a start outside the string or a negative length (sql-docs stuff-transact-sql.md)
+			if st.i < 1 || st.i > int64(len(r)) || ln.i < 0 {
+				return Null(t), nil
+			}
+			end := min(st.i-1+ln.i, int64(len(r)))
+			return String(t, string(r[:st.i-1])+vs[3].Text()+string(r[end:])), nil
 		}), nil
 	case "CHARINDEX":
 		if len(f.Args) != 2 && len(f.Args) != 3 {

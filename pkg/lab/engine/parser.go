@@ -475,7 +475,7 @@ func (p *parser) dataType() (Type, error) {
 	case "datetimeoffset":
 		return DateTimeOffset(arg(0, 7)), nil
 	case "date":
-		return DateTime2(0), nil
+		return TypeDate, nil
 	case "uniqueidentifier":
 		return TypeUniqueIdentifier, nil
 	}

@@ -28,6 +28,7 @@ const (
 	KindDateTime2
 	KindDateTimeOffset
 	KindUniqueIdentifier
+	KindDate
 )
 
 // MaxLength marks a (n)varchar(max) column in Type.Length.
@@ -52,6 +53,7 @@ var (
 	TypeFloat            = Type{Kind: KindFloat}
 	TypeDateTime         = Type{Kind: KindDateTime}
 	TypeUniqueIdentifier = Type{Kind: KindUniqueIdentifier}
+	TypeDate             = Type{Kind: KindDate}
 	// TypeSysname is sysname, which SQL Server defines as nvarchar(128).
 	TypeSysname = NVarChar(128)
 	// TypeLSN is numeric(25,0), the type of every LSN column.
@@ -92,7 +94,7 @@ func (t Type) IsNumber() bool { return t.Kind >= KindBit && t.Kind <= KindFloat 
 
 // IsTime reports whether the type holds a date and time.
 func (t Type) IsTime() bool {
-	return t.Kind == KindDateTime || t.Kind == KindDateTime2 || t.Kind == KindDateTimeOffset
+	return t.Kind == KindDateTime || t.Kind == KindDateTime2 || t.Kind == KindDateTimeOffset || t.Kind == KindDate
 }
 
 // String renders the type as T-SQL spells it, e.g. "numeric(25,0)" or "nvarchar(max)".
@@ -126,6 +128,8 @@ func (t Type) String() string {
 		return fmt.Sprintf("datetimeoffset(%d)", t.Scale)
 	case KindUniqueIdentifier:
 		return "uniqueidentifier"
+	case KindDate:
+		return "date"
 	}
 	return "unknown"
 }
@@ -148,6 +152,8 @@ func (t Type) precedence() int {
 		return 19
 	case KindDateTime:
 		return 18
+	case KindDate:
+		return 17
 	case KindFloat:
 		return 15
 	case KindNumeric:
@@ -278,6 +284,11 @@ func DateTimeOffsetValue(t time.Time) Value {
 	return Value{T: DateTimeOffset(7), t: roundScale(t.UTC(), 7), off: off / 60}
 }
 
+// Date returns a date value: the calendar date of t's wall clock.
+func Date(t time.Time) Value {
+	return Value{T: TypeDate, t: time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)}
+}
+
 // GUID returns a uniqueidentifier value from its canonical 16 bytes (the order the text form shows).
 func GUID(b [16]byte) Value { return Value{T: TypeUniqueIdentifier, g: b} }
 
@@ -352,6 +363,8 @@ func (v Value) Text() string {
 		return formatFrac(t, v.T.Scale) + t.Format(" -07:00")
 	case KindUniqueIdentifier:
 		return guidText(v.g)
+	case KindDate:
+		return v.t.Format("2006-01-02")
 	}
 	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sqldr/sqldr/pkg/lab/engine"
 )
@@ -123,6 +124,28 @@ WHERE session_id = (
 			}
 			if running != 1 {
 				t.Errorf("%d running jobs, want 1", running)
+			}
+		}},
+	{name: "sysjobhistory doc example", source: "[SQLD] dbo-sysjobhistory-transact-sql.md, Example", sql: ` SET NOCOUNT ON;
+ 
+ SELECT sj.name,
+		sh.run_date,
+		sh.step_name,
+		STUFF(STUFF(RIGHT(REPLICATE('0', 6) +  CAST(sh.run_time as varchar(6)), 6), 3, 0, ':'), 6, 0, ':') 'run_time',
+		STUFF(STUFF(STUFF(RIGHT(REPLICATE('0', 8) + CAST(sh.run_duration as varchar(8)), 8), 3, 0, ':'), 6, 0, ':'), 9, 0, ':') 'run_duration (DD:HH:MM:SS)  '
+FROM msdb.dbo.sysjobs sj
+JOIN msdb.dbo.sysjobhistory sh
+ON sj.job_id = sh.job_id`,
+		cols: col("name NVARCHAR", "run_date INT", "step_name NVARCHAR", "run_time NVARCHAR", "run_duration (DD:HH:MM:SS)   NVARCHAR"), rows: 1,
+		check: func(t *testing.T, rows [][]any) {
+			if rows[0][0] != "LSBackup_mgc" || rows[0][3] != "09:30:15" || rows[0][4] != "00:00:00:05" {
+				t.Errorf("history row %v", rows[0])
+			}
+		}},
+	{name: "date type", source: "CAST and CONVERT (sql-docs)", sql: `SELECT CAST(GETUTCDATE() AS date) AS d`, cols: col("d DATE"), rows: 1,
+		check: func(t *testing.T, rows [][]any) {
+			if d := rows[0][0].(time.Time); d.Hour() != 0 || d.Day() != 10 {
+				t.Errorf("date %v", d)
 			}
 		}},
 	{name: "1.1 mirroring columns", source: "SQLSERVER.md §1.1", sql: `SELECT database_id, mirroring_guid, mirroring_state, mirroring_state_desc, mirroring_role, mirroring_role_desc,

@@ -302,6 +302,8 @@ func ToTDSType(t engine.Type) tds.Type {
 		return tds.DateTimeOffset(t.Scale)
 	case engine.KindUniqueIdentifier:
 		return tds.UniqueIdentifier()
+	case engine.KindDate:
+		return tds.Date()
 	}
 	return tds.Int()
 }
@@ -320,7 +322,7 @@ func ToTDSValue(v engine.Value) any {
 		return tds.Decimal{Unscaled: v.Unscaled(), Scale: uint8(v.T.Scale)}
 	case engine.KindFloat:
 		return v.Float64()
-	case engine.KindDateTime, engine.KindDateTime2, engine.KindDateTimeOffset:
+	case engine.KindDateTime, engine.KindDateTime2, engine.KindDateTimeOffset, engine.KindDate:
 		return v.Time()
 	case engine.KindUniqueIdentifier:
 		return tds.UUID(v.GUIDBytes())
@@ -357,6 +359,8 @@ func fromTDS(p tds.Param) (engine.Value, error) {
 			return engine.DateTimeOffsetValue(v), nil
 		case name == "datetime" || name == "smalldatetime":
 			return engine.DateTime(v), nil
+		case name == "date":
+			return engine.Date(v), nil
 		}
 		return engine.DateTime2Value(7, v), nil
 	case tds.UUID:
