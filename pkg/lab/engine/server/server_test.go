@@ -344,6 +344,28 @@ func TestCancellationByContext(t *testing.T) {
 	}
 }
 
+func TestInsertRowsAffected(t *testing.T) {
+	l := startLab(t, 3)
+	db := l.open(t, "sa", saPassword, "mgc")
+	ctx := ctxT(t)
+	res, err := db.ExecContext(ctx, "INSERT INTO dbo.messages (id, created_at, body) VALUES (@p1, SYSUTCDATETIME(), @p2), (@p3, NULL, NULL)", 4, "four", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 2 {
+		t.Errorf("rows affected %d %v, want 2", n, err)
+	}
+	var count, maxID int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*), MAX(id) FROM dbo.messages").Scan(&count, &maxID); err != nil || count != 5 || maxID != 5 {
+		t.Errorf("after insert: count %d max %d %v", count, maxID, err)
+	}
+	mon := l.open(t, "monitor", monitorPassword, "mgc")
+	_, err = mon.ExecContext(ctx, "INSERT INTO dbo.messages (id) VALUES (6)")
+	if !equalNumbers(numbers(err), []int32{229}) {
+		t.Errorf("monitor insert: %v", err)
+	}
+}
+
 func TestLargeResult(t *testing.T) {
 	l := startLab(t, 2000)
 	db := l.open(t, "sa", saPassword, "mgc")
