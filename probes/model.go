@@ -50,11 +50,18 @@ type Lag struct {
 	// UnrestoredKnown is false when the principal's backup history or the secondary's position is
 	// missing.
 	UnrestoredKnown bool
+	// UnrestoredFromLastGood marks counts computed from the last good observation (outage).
+	UnrestoredFromLastGood bool
 }
 
 // ComputeLag derives the lag figures of a database from one snapshot. The backup age is read from the
 // partner that is principal now; when no principal answered, from the monitor server, marked so.
-func ComputeLag(s *Snapshot, db string) Lag {
+func ComputeLag(s *Snapshot, db string) Lag { return ComputeLagWith(s, db, LastGood{}) }
+
+// ComputeLagWith is ComputeLag, except that when no principal answered in s (an outage), the
+// unrestored-file counts are taken from the last good observation of the principal's backups
+// (UnrestoredFromLastGood marks it): what the secondary still lacks of what was last seen.
+func ComputeLagWith(s *Snapshot, db string, last LastGood) Lag {
 	lag := Lag{Database: db}
 	if p, pd, ok := s.Principal(db); ok && pd.LSPrimary != nil && !pd.LSPrimary.LastBackupUTC.IsZero() {
 		lag.BackupAge = known(p.ServerUTC.Sub(pd.LSPrimary.LastBackupUTC), p.Name)
@@ -89,10 +96,22 @@ func ComputeLag(s *Snapshot, db string) Lag {
 			lag.RestoreLatency.FromMonitor = srcFromMonitor
 		}
 	}
-	if sd != nil && sd.PendingLogs != nil {
+	pending := []PendingLog(nil)
+	if sd != nil {
+		pending = sd.PendingLogs
+		if _, _, live := s.Principal(db); pending == nil && !live && !last.IsZero() && strings.EqualFold(last.Database, db) {
+			lastCopied := ""
+			if sd.LSSecondary != nil {
+				lastCopied = sd.LSSecondary.LastCopiedFile
+			}
+			pending = Pending(last.RecentLogBackups, RestorePosition(sd), lastCopied)
+			lag.UnrestoredFromLastGood = pending != nil
+		}
+	}
+	if pending != nil {
 		lag.UnrestoredKnown = true
-		lag.UnrestoredFiles = len(sd.PendingLogs)
-		for _, p := range sd.PendingLogs {
+		lag.UnrestoredFiles = len(pending)
+		for _, p := range pending {
 			if p.Copied {
 				lag.CopiedNotRestored++
 			}

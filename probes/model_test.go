@@ -194,8 +194,19 @@ func TestDataLossWindowLiveAndFrozen(t *testing.T) {
 	out.Time = firstFailed
 	out.Instances[0] = downInstance("sqla", SiteA, RolePartner, firstFailed)
 	out.Instances[1] = downInstance("sqlb", SiteA, RolePartner, firstFailed)
+	derivePending(out)
 	if got := UpdateLastGood(last, out, "mgc"); !reflect.DeepEqual(got, last) {
 		t.Error("a failed probe must keep the last good observation")
+	}
+	if lag := ComputeLag(out, "mgc"); lag.UnrestoredKnown {
+		t.Errorf("without a principal and without the last good observation: %+v", lag)
+	}
+	if lag := ComputeLagWith(out, "mgc", last); !lag.UnrestoredKnown || !lag.UnrestoredFromLastGood ||
+		lag.UnrestoredFiles != 2 || lag.CopiedNotRestored != 1 || lag.BackupAge.Known {
+		t.Errorf("lag during the outage from the last good observation = %+v", lag)
+	}
+	if lag := ComputeLagWith(healthySnapshot(t), "mgc", last); lag.UnrestoredFromLastGood || lag.UnrestoredFiles != 2 {
+		t.Errorf("live lag must not use the last good observation: %+v", lag)
 	}
 	w = DataLossWindow(out, "mgc", last, time.Time{})
 	if !w.Known || !w.Frozen || w.Value != 7*time.Minute+30*time.Second || w.Uncertainty != 30*time.Second+20*time.Millisecond {

@@ -414,6 +414,7 @@ func derivePending(s *Snapshot) {
 		}
 		for d := range in.Databases {
 			sd := &in.Databases[d]
+			sd.PendingLogs = nil
 			if _, _, ok := s.Principal(sd.Name); !ok || !sd.Exists {
 				continue
 			}
