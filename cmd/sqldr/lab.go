@@ -38,7 +38,7 @@ func newLabCmd() *cobra.Command {
 	var (
 		password, controlAddr, topologyFile, databases, monitorPassword string
 		speed                                                           float64
-		witness                                                         bool
+		witness, split                                                  bool
 		basePort                                                        int
 	)
 	cmd := &cobra.Command{
@@ -96,8 +96,8 @@ Faults are injected with 'sqldr lab fault', listed with 'sqldr lab status', clea
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runLab(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, speed, controlAddr,
-				lab.Credentials{SAPassword: pw, MonitorLogin: labMonitorLogin, MonitorPassword: monitorPassword})
+			return runLab(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, lab.Options{Speed: speed, Split: split,
+				Credentials: lab.Credentials{SAPassword: pw, MonitorLogin: labMonitorLogin, MonitorPassword: monitorPassword}}, controlAddr)
 		},
 	}
 	f := cmd.Flags()
@@ -109,7 +109,8 @@ Faults are injected with 'sqldr lab fault', listed with 'sqldr lab status', clea
 	f.StringVar(&topologyFile, "topology", "", "YAML topology file (keys as in pkg/lab.Config); overrides the default shape")
 	f.StringVar(&controlAddr, "control", labDefaultControl, "loopback address of the control API (HTTP/JSON)")
 	f.IntVar(&basePort, "base-port", labDefaultBasePort, "TCP port of the first instance; the others follow (0: free ports)")
-	cmd.AddCommand(newLabFaultCmd(), newLabHealCmd(), newLabStatusCmd(), newLabSingleCmd())
+	f.BoolVar(&split, "split", false, "run only the world: each instance's endpoint runs in its own 'sqldr lab instance' process")
+	cmd.AddCommand(newLabFaultCmd(), newLabHealCmd(), newLabStatusCmd(), newLabSingleCmd(), newLabInstanceCmd())
 	return cmd
 }
 
@@ -164,10 +165,11 @@ func newLabLogger(w io.Writer) *zap.Logger {
 }
 
 // runLab starts the lab, prints the DSNs and the control address, and runs until ctx ends.
-func runLab(ctx context.Context, stdout, stderr io.Writer, cfg lab.Config, speed float64, controlAddr string, creds lab.Credentials) error {
+func runLab(ctx context.Context, stdout, stderr io.Writer, cfg lab.Config, opts lab.Options, controlAddr string) error {
 	log := newLabLogger(stderr)
 	defer func() { _ = log.Sync() }()
-	l, err := lab.Start(log, cfg, lab.Options{Speed: speed, Credentials: creds})
+	creds, speed := opts.Credentials, opts.Speed
+	l, err := lab.Start(log, cfg, opts)
 	if err != nil {
 		return fmt.Errorf("start lab: %w", err)
 	}
@@ -177,10 +179,18 @@ func runLab(ctx context.Context, stdout, stderr io.Writer, cfg lab.Config, speed
 		return fmt.Errorf("start lab control API: %w", err)
 	}
 	defer func() { _ = cs.Close() }()
-	for _, s := range l.Servers() {
+	for k, s := range l.Servers() {
 		inst := s.Instance()
+		addr := s.Addr()
+		if opts.Split {
+			// The world serves on internal ports; clients use the instance processes.
+			addr = cfg.Instances[k].Addr
+			fmt.Fprintf(stdout, "%-9s %-6s site %-2s start: sqldr lab instance --name %s --world http://%s --listen %s --link <addr> --peer NAME=<addr>...\n",
+				inst.Role(), inst.Name(), inst.Site(), inst.Name(), cs.Addr(), addr)
+			continue
+		}
 		fmt.Fprintf(stdout, "%-9s %-6s site %-2s %s\n", inst.Role(), inst.Name(), inst.Site(),
-			lab.DSN(s.Addr(), "sa", creds.SAPassword, "master"))
+			lab.DSN(addr, "sa", creds.SAPassword, "master"))
 	}
 	fmt.Fprintf(stdout, "control   http://%s  (sqldr lab status --control http://%s)\n", cs.Addr(), cs.Addr())
 	fmt.Fprintf(stdout, "lab ready: speed %g, databases %s; Ctrl-C stops\n", speed, strings.Join(cfg.Databases, ","))
@@ -415,4 +425,50 @@ func strongPassword(pw string) bool {
 		}
 	}
 	return n >= 3
+}
+
+// newLabInstanceCmd is one instance process of the split shape (`sqldr lab --split`).
+func newLabInstanceCmd() *cobra.Command {
+	var name, world, listen, link string
+	var peers []string
+	cmd := &cobra.Command{
+		Use:   "instance --name NAME --world URL --listen ADDR --link ADDR --peer NAME=ADDR...",
+		Short: "Run one instance's network presence in its own process (split shape)",
+		Long: `instance runs the network presence of one instance of a 'sqldr lab --split' world in its own
+process: the TDS endpoint clients connect to (--listen, proxied to the world), the mirroring and
+witness link endpoint (--link) that the other instance processes probe over TCP, and a heartbeat to
+the world. Killing this process takes the instance down; a link this process cannot cross (a cut,
+'sqldr lab fault SQLA1 cut --peer SQLA2', or a real network partition) disconnects mirroring.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" || world == "" || listen == "" || link == "" {
+				return usagef("--name, --world, --listen and --link are required")
+			}
+			pm := map[string]string{}
+			for _, p := range peers {
+				n, a, ok := strings.Cut(p, "=")
+				if !ok || n == "" || a == "" {
+					return usagef("--peer %q: want NAME=ADDR", p)
+				}
+				pm[n] = a
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			log := newLabLogger(cmd.ErrOrStderr())
+			p, err := lab.StartPresence(log, lab.PresenceConfig{Name: name, World: world, Listen: listen, LinkListen: link, Peers: pm})
+			if err != nil {
+				return err
+			}
+			defer func() { _ = p.Close() }()
+			fmt.Fprintf(cmd.OutOrStdout(), "instance %s: tds %s link %s world %s\n", name, p.Addr(), p.LinkAddr(), world)
+			<-ctx.Done()
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "instance name in the world's topology (e.g. SQLA1)")
+	cmd.Flags().StringVar(&world, "world", "", "control URL of the 'sqldr lab --split' world")
+	cmd.Flags().StringVar(&listen, "listen", "", "TDS address for clients")
+	cmd.Flags().StringVar(&link, "link", "", "address of this instance's mirroring/witness link endpoint")
+	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another instance's link endpoint, NAME=ADDR (repeatable)")
+	return cmd
 }

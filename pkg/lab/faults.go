@@ -381,7 +381,7 @@ func (i *Instance) Net() NetState {
 	i.topo.mu.Lock()
 	defer i.topo.mu.Unlock()
 	h := i.health
-	if i.siteDown {
+	if i.siteDown || (i.remote && !i.alive) {
 		h = HealthDown
 	}
 	return NetState{Health: h, SlowDelay: i.slowDelay, refuse: i.refuse, blackhole: i.blackhole}

@@ -77,6 +77,9 @@ func (t *Topology) presence(name string, alive bool, reach map[string]bool) ([]s
 			inst.killAll()
 		}
 	}
+	if inst.alive != alive {
+		t.notify()
+	}
 	inst.alive = alive
 	if reach != nil {
 		inst.reach = map[string]bool{}
@@ -118,7 +121,6 @@ func (l *Lab) HeartbeatHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
 		}
-		l.topo.notify()
 		writeJSON(w, http.StatusOK, HeartbeatReply{TDSAddr: srv.Addr(), Cut: cut})
 	})
 }
