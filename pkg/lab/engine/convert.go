@@ -28,6 +28,9 @@ func Convert(v Value, to Type) (Value, error) {
 	}
 	from := v.T
 	if from == to && from.Kind != KindUnknown {
+		if to.IsString() && to.Length > 0 && len(v.s) > to.Length && utf8.RuneCountInString(v.s) > to.Length {
+			return stringTo(to, v.s), nil // a value longer than its declared type is cut, never sent as is
+		}
 		return v, nil
 	}
 	switch {

@@ -674,3 +674,15 @@ func TestCatalogDefinitions(t *testing.T) {
 		}
 	}
 }
+
+func TestOverlongBackendStringsAreCut(t *testing.T) {
+	s, b := newTestSession(t, true)
+	ref := TableName{Database: "mgc", Schema: "dbo", Name: "odd"}
+	b.DefineTable(ref, []Column{{Name: "v", Type: NVarChar(3)}})
+	b.mu.Lock()
+	b.tables[staticKey("mgc", "dbo", "odd")].Rows = [][]Value{{String(NVarChar(3), "abcdef")}} // a careless backend
+	b.mu.Unlock()
+	if got := scalarText(t, s, "SELECT v FROM mgc.dbo.odd"); got != "abc" {
+		t.Errorf("overlong value sent as %q", got)
+	}
+}
