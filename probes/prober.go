@@ -6,6 +6,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -48,6 +50,10 @@ type Target struct {
 	// QueryTimeout bounds the probe batch once connected. Default 10s. A probe never takes longer
 	// than ConnectTimeout + QueryTimeout, even against a server that ignores cancellation.
 	QueryTimeout time.Duration
+	// SourceAddress, when valid, is the local IP address connections to this target leave from
+	// (`source_address`). A third-site observer and the controller dial from different addresses,
+	// so that a partition can cut one path and not the other.
+	SourceAddress netip.Addr
 }
 
 // Options configures a Prober.
@@ -210,7 +216,15 @@ func newProber(log *zap.Logger, opts Options, clk clock.PassiveClock,
 		// Bounds every read and write on the connection, so a hung server cannot hold a probe
 		// beyond its timeout even while the driver drains a cancelled request.
 		cfg.ConnTimeout = t.ConnectTimeout + t.QueryTimeout
-		var conn driver.Connector = mssql.NewConnectorConfig(cfg)
+		mc := mssql.NewConnectorConfig(cfg)
+		if t.SourceAddress.IsValid() {
+			mc.Dialer = &net.Dialer{
+				Timeout:   t.ConnectTimeout,
+				KeepAlive: 30 * time.Second,
+				LocalAddr: &net.TCPAddr{IP: t.SourceAddress.AsSlice()},
+			}
+		}
+		var conn driver.Connector = mc
 		if opts.WrapConnector != nil {
 			conn = opts.WrapConnector(conn)
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -399,5 +400,48 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	_, err := New(zaptest.NewLogger(t), Options{}, clock.RealClock{})
 	if err == nil || !errors.Is(err, err) || !strings.Contains(err.Error(), "targets: at least one target") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestProbeDialsFromSourceAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		remote <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		_ = c.Close()
+	}()
+	defer func() { _ = ln.Close() }()
+	env := map[string]string{"SRC": dsnFor(ln.Addr().String())}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	p, err := newProber(zaptest.NewLogger(t), Options{
+		Targets: []Target{{Name: "a", Site: SiteA, Role: RolePartner, DSNEnv: "SRC",
+			ConnectTimeout: 2 * time.Second, QueryTimeout: 2 * time.Second,
+			SourceAddress: netip.MustParseAddr("127.0.0.7")}},
+		Databases: []string{"mgc"},
+	}, clock.RealClock{}, lookup, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = p.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := p.Probe(ctx)
+	if in := s.Instances[0]; in.Reachability != ReachUnreachable {
+		t.Errorf("reachability %v, want unreachable (the listener closes at once)", in.Reachability)
+	}
+	select {
+	case ip := <-remote:
+		if ip != "127.0.0.7" {
+			t.Errorf("connection came from %s, want the configured source address 127.0.0.7", ip)
+		}
+	case <-ctx.Done():
+		t.Fatal("no connection arrived")
 	}
 }
