@@ -374,6 +374,7 @@ type Cast struct {
 	X     Expr
 	To    Type
 	Style Expr
+	Try   bool // TRY_CAST / TRY_CONVERT: NULL instead of a conversion error
 }
 
 // Case is CASE [operand] WHEN … THEN … [ELSE …] END.

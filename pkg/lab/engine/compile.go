@@ -161,6 +161,7 @@ func (c *compiler) compile(e Expr) (*cexpr, error) {
 			return nil, err
 		}
 		to := e.To
+		try := e.Try
 		var style *cexpr
 		if e.Style != nil {
 			if style, err = c.compile(e.Style); err != nil {
@@ -179,7 +180,11 @@ func (c *compiler) compile(e Expr) (*cexpr, error) {
 				}
 				return stringTo(to, formatStyle(v, sv)), nil
 			}
-			return Convert(v, to)
+			cv, err := Convert(v, to)
+			if err != nil && try && len(Messages(err)) == 1 && Messages(err)[0].Number != 529 {
+				return Null(to), nil // TRY_ returns NULL when the conversion fails (not when it is not allowed)
+			}
+			return cv, err
 		}}, nil
 	case *Case:
 		return c.caseExpr(e)

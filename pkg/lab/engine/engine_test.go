@@ -156,6 +156,11 @@ func TestDateDiffCountsBoundaries(t *testing.T) {
 		{"SELECT CASE WHEN CAST('2024-03-10' AS date) < CAST('2024-03-10 00:00:01' AS datetime) THEN 1 ELSE 0 END", "1"},
 		{"SELECT STUFF(STUFF(RIGHT(REPLICATE('0', 6) + CAST(93015 AS varchar(6)), 6), 3, 0, ':'), 6, 0, ':')", "09:30:15"},
 		{"SELECT STUFF('abc', 5, 1, 'x')", "NULL"},
+		{"SELECT TRY_CAST('abc' AS int)", "NULL"},
+		{"SELECT TRY_CONVERT(int, '42')", "42"},
+		{"SELECT CASE WHEN OBJECT_ID(N'msdb.dbo.backupset') > 0 AND OBJECT_ID('msdb.dbo.backupset') = OBJECT_ID('MSDB.DBO.BACKUPSET') THEN 1 ELSE 0 END", "1"},
+		{"SELECT OBJECT_ID(N'msdb.dbo.nosuch')", "NULL"},
+		{"SELECT OBJECT_ID(N'lsdb.dbo.t')", "NULL"},
 	}
 	for _, c := range cases {
 		if got := scalarText(t, s, c.sql); got != c.want {

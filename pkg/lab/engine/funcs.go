@@ -167,6 +167,24 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			}
 			return databaseProperty(db, vs[1].Text()), nil
 		}), nil
+	case "OBJECT_ID":
+		if len(f.Args) < 1 || len(f.Args) > 2 {
+			return nil, ErrArgCount(f.Name, 1)
+		}
+		args, err := c.args(f, 0)
+		if err != nil {
+			return nil, err
+		}
+		return scalar(TypeInt, args, true, func(_ *env, vs []Value) (Value, error) {
+			name, err := ParseObjectName(vs[0].Text())
+			if err != nil {
+				return Null(TypeInt), nil
+			}
+			if _, ref, err := st.table(name); err == nil {
+				return Int(objectID(ref)), nil
+			}
+			return Null(TypeInt), nil // unknown object or database that cannot be opened
+		}), nil
 	case "SUSER_SNAME", "SUSER_NAME", "ORIGINAL_LOGIN":
 		return &cexpr{t: TypeSysname, eval: func(*env) (Value, error) { return Sysname(sess.info.Login), nil }}, nil
 	case "USER_NAME":
@@ -1000,4 +1018,13 @@ func formatStyle(v Value, style Value) string {
 		return t.Format("2006-01-02 15:04:05")
 	}
 	return v.Text()
+}
+
+// objectID is a stable positive id for a resolved object name (OBJECT_ID); the lab has no real ids.
+func objectID(ref TableName) int32 {
+	h := uint32(2166136261)
+	for _, c := range strings.ToLower(ref.String()) {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return int32(h&0x3fffffff) + 1
 }

@@ -1418,7 +1418,7 @@ func (p *parser) primary() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &Cast{X: x, To: typ}, p.expectOp(")")
+			return &Cast{X: x, To: typ, Try: up == "TRY_CAST"}, p.expectOp(")")
 		case "CONVERT", "TRY_CONVERT":
 			if !p.isOpAt(1, "(") {
 				return nil, p.errHere()
@@ -1435,7 +1435,7 @@ func (p *parser) primary() (Expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			c := &Cast{X: x, To: typ}
+			c := &Cast{X: x, To: typ, Try: up == "TRY_CONVERT"}
 			if p.acceptOp(",") {
 				if c.Style, err = p.expr(); err != nil {
 					return nil, err
