@@ -176,14 +176,14 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			return nil, err
 		}
 		return scalar(TypeInt, args, true, func(_ *env, vs []Value) (Value, error) {
-			name, err := ParseObjectName(vs[0].Text())
-			if err != nil {
-				return Null(TypeInt), nil
+			// A malformed name, an unknown object or a database that cannot be opened all give NULL.
+			name, perr := ParseObjectName(vs[0].Text())
+			if perr == nil {
+				if _, ref, terr := st.table(name); terr == nil {
+					return Int(objectID(ref)), nil
+				}
 			}
-			if _, ref, err := st.table(name); err == nil {
-				return Int(objectID(ref)), nil
-			}
-			return Null(TypeInt), nil // unknown object or database that cannot be opened
+			return Null(TypeInt), nil
 		}), nil
 	case "SUSER_SNAME", "SUSER_NAME", "ORIGINAL_LOGIN":
 		return &cexpr{t: TypeSysname, eval: func(*env) (Value, error) { return Sysname(sess.info.Login), nil }}, nil
