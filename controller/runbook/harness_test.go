@@ -19,14 +19,14 @@ const saPassword = "Lab-Passw0rd"
 // harness is a lab topology served over TCP on loopback port 0, driven by a
 // manual clock, with one pool per instance.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	lab  *lab.Lab
 	topo *lab.Topology
 	clk  *lab.ManualClock
 	dbs  map[string]*sql.DB
 }
 
-func newHarness(t *testing.T, mutate func(*lab.Config)) *harness {
+func newHarness(t testing.TB, mutate func(*lab.Config)) *harness {
 	t.Helper()
 	cfg := lab.DefaultConfig()
 	cfg.WorkloadRate = 2

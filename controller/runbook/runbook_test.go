@@ -30,7 +30,7 @@ const planID = "mgc-1"
 
 // env is a lab, a state directory and an executor wired to them.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	h       *harness
 	dir     string
 	store   *journal.Store
@@ -47,7 +47,7 @@ type envOption struct {
 	opts func(o *Options, e *env)
 }
 
-func newEnv(t *testing.T, o envOption) *env {
+func newEnv(t testing.TB, o envOption) *env {
 	t.Helper()
 	h := newHarness(t, o.lab)
 	e := &env{t: t, h: h, dir: t.TempDir(), conns: map[string]*counting{}}
@@ -83,6 +83,9 @@ func newEnv(t *testing.T, o envOption) *env {
 		PostPromote:  []hook.Spec{{Name: "pchat-failover", Command: abs, Args: []string{e.hookLog}, Timeout: 10 * time.Second}},
 		PollInterval: 2 * time.Millisecond,
 		Timeouts:     map[controller.Step]time.Duration{}}
+	for _, s := range append(slices.Clone(controller.Runbook), controller.StepUndo, controller.StepFence) {
+		e.opts.Timeouts[s] = 30 * time.Second // a hang fails the test, not the CI job
+	}
 	if o.opts != nil {
 		o.opts(&e.opts, e)
 	}

@@ -504,3 +504,39 @@ func TestFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestForkMismatchStopsBeforeRecovery(t *testing.T) {
+	// SAFETY OFF: the mirror trails; forced service on it starts a new recovery
+	// fork while the secondary already restored past the fork point, so the new
+	// principal's logs are on a path inconsistent with the secondary (4330).
+	e := newEnv(t, envOption{lab: func(c *lab.Config) {
+		c.Safety = "OFF"
+		c.AsyncDelay = 30 * time.Second
+	}})
+	e.h.inject(lab.Fault{Kind: lab.FaultCut, Target: "principal", Peer: "mirror"})
+	e.h.advance(3 * time.Minute)
+	e.h.inject(lab.Fault{Kind: lab.FaultDown, Target: "principal"})
+	e.h.advance(time.Second)
+	if _, err := e.h.dbs["SQLA2"].ExecContext(context.Background(), "ALTER DATABASE [mgc] SET PARTNER FORCE_SERVICE_ALLOW_DATA_LOSS"); err != nil {
+		t.Fatalf("force service: %v", err)
+	}
+	e.h.advance(4 * time.Minute)
+	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.h.advance(5 * time.Second)
+
+	end := e.runUntil(controller.StepPostHooks)
+	if end.Step != controller.StepFinalRestore || end.Outcome != controller.OutcomeFailed {
+		t.Fatalf("want final_restore failed, got %+v", end)
+	}
+	for _, want := range []string{"recovery fork mismatch in mgc", "(nothing was recovered)", "[sql error 4330, restore_chain]"} {
+		if !strings.Contains(end.Err, want) {
+			t.Fatalf("diagnosis %q lacks %q", end.Err, want)
+		}
+	}
+	if n := e.sent("RESTORE DATABASE"); n != 0 {
+		t.Fatalf("%d RESTORE DATABASE after a fork mismatch", n)
+	}
+	if err := e.h.insert("SQLB1", "mgc"); err == nil {
+		t.Fatal("mgc writable after a fork mismatch")
+	}
+}
