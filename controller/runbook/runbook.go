@@ -87,6 +87,9 @@ type Options struct {
 // DefaultTimeout bounds a step with no configured timeout.
 const DefaultTimeout = 10 * time.Minute
 
+// reportTimeout bounds the reading of each database's state after a failed recover step.
+const reportTimeout = 30 * time.Second
+
 // Validate reports every problem of the options.
 func (o Options) Validate() error {
 	var errs []error
@@ -267,9 +270,12 @@ type outcome struct {
 
 // Execute runs one action and returns the step records it journaled (start
 // and end, or the check's result) for the controller's next Decide. A step
-// that fails is a StepResult with OutcomeFailed, not an error; an error means
-// the journal could not be written (the daemon must stop acting) or the
-// action is not the executor's.
+// that fails (including its own timeout) is a StepResult with OutcomeFailed,
+// not an error. An error means: the journal could not be written (the daemon
+// must stop acting); the action is not the executor's; or ctx was canceled
+// (shutdown) while the step ran — then only the start record exists and the
+// restarted daemon checks the step (controller.Load/Restore → CheckStep). To
+// let a running step finish on shutdown instead, pass context.WithoutCancel.
 func (e *Executor) Execute(ctx context.Context, req Request) ([]controller.StepResult, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -344,6 +350,7 @@ func (e *Executor) run(ctx context.Context, req Request) ([]controller.StepResul
 	if e.interrupted(a.Step, "started") {
 		return nil, ErrInterrupted
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, e.timeout(a.Step))
 	defer cancel()
 
@@ -370,8 +377,14 @@ func (e *Executor) run(ctx context.Context, req Request) ([]controller.StepResul
 	if e.interrupted(a.Step, "executed") {
 		return nil, ErrInterrupted
 	}
-	if err == nil && ctx.Err() != nil {
-		err = fmt.Errorf("step timed out after %s", e.timeout(a.Step))
+	if err != nil && parent.Err() != nil {
+		// Shutdown, not a failure: no end record, so that the restarted
+		// daemon checks the step's postcondition and resumes it.
+		log.Warn("step_interrupted_by_shutdown", zap.Error(err))
+		return []controller.StepResult{started}, fmt.Errorf("runbook: step %s interrupted: %w", a.Step, parent.Err())
+	}
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("step timed out after %s: %w", e.timeout(a.Step), err)
 	}
 	end.At = e.deps.Clock.Now()
 	end.Recovered = after.recovered
@@ -379,7 +392,9 @@ func (e *Executor) run(ctx context.Context, req Request) ([]controller.StepResul
 	if err != nil {
 		end.Outcome, end.Err = controller.OutcomeFailed, describe(err)
 		if a.Step == controller.StepRecover {
-			end.Recovered = e.recoveredNow(context.WithoutCancel(ctx), req)
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), reportTimeout)
+			end.Recovered = e.recoveredNow(rctx, req)
+			rcancel()
 		}
 		log.Error("step_failed", zap.Duration("duration", dur), zap.String("error_class", sqlerr.Classify(err).String()),
 			zap.Int32("sql_error_number", errNumber(err)), zap.Strings("recovered", end.Recovered), zap.Error(err))

@@ -540,3 +540,91 @@ func TestForkMismatchStopsBeforeRecovery(t *testing.T) {
 		t.Fatal("mgc writable after a fork mismatch")
 	}
 }
+
+func TestShutdownLeavesTheStepToBeChecked(t *testing.T) {
+	e := newEnv(t, envOption{})
+	e.shipThenLoseSiteA()
+	e.runUntil(controller.StepRecordConfig)
+	// The clock is frozen: the copy job started by the final copy never ends, and the daemon shuts down.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.ex.Execute(ctx, e.req(controller.ActionRunStep, controller.StepFinalCopy))
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.sent("EXEC msdb.dbo.sp_start_job") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the final copy did not start the copy job")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil || !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step ignored the shutdown")
+	}
+	e.open()
+	recs, err := controller.StepRecords(e.store.Records())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Step != controller.StepFinalCopy || last.Outcome != controller.OutcomeStarted {
+		t.Fatalf("last record %+v: a shutdown must leave only the start record", last)
+	}
+	st := controller.Restore(controller.Status{Group: "mgc", State: controller.StatePromoting, Plan: clonePlan(e.plan)}, recs)
+	for _, sp := range st.Plan.Steps {
+		if sp.Step == controller.StepFinalCopy && sp.Phase != controller.PhaseNeedsCheck {
+			t.Fatalf("final_copy replayed as %s", sp.Phase)
+		}
+	}
+	// Resumed: the copy run that was in flight is waited for, not started again.
+	for _, s := range controller.Runbook[3:] {
+		e.mustStep(s)
+	}
+	if n := e.sent("EXEC msdb.dbo.sp_start_job"); n != 1 {
+		t.Fatalf("%d sp_start_job", n)
+	}
+	if err := e.h.insert("SQLB1", "mgc"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStandbyReaderWithNothingLeftToRestore(t *testing.T) {
+	e := newEnv(t, envOption{lab: func(c *lab.Config) { c.RestoreMode = "standby" }})
+	e.h.advance(4 * time.Minute)
+	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.h.advance(3 * time.Minute) // the secondary's jobs catch up with the share
+	srv, err := e.h.lab.Server("SQLB1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := sql.Open("sqlserver", lab.DSN(srv.Addr(), "sa", saPassword, "mgc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reader.Close() }()
+	conn, err := reader.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	for _, s := range controller.Runbook {
+		e.mustStep(s)
+	}
+	if n := e.sent("RESTORE LOG"); n != 0 {
+		t.Fatalf("setup: %d logs were still pending", n)
+	}
+	// The recover step itself ended the reader's session.
+	if e.sent("ALTER DATABASE [mgc] SET SINGLE_USER") != 1 {
+		t.Fatal("the recover step did not end the STANDBY sessions")
+	}
+	if err := e.h.insert("SQLB1", "mgc"); err != nil {
+		t.Fatal(err)
+	}
+}
