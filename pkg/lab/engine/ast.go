@@ -54,7 +54,10 @@ type SelectStmt struct {
 	Where    Expr
 	GroupBy  []Expr
 	Having   Expr
-	OrderBy  []OrderItem
+	OrderBy  []OrderItem // for a UNION, the ORDER BY of the whole union (on its first member)
+	// Union is the next member of `… UNION [ALL] …`; UnionAll says whether ALL was written.
+	Union    *SelectStmt
+	UnionAll bool
 }
 
 // SelectItem is one select-list entry: an expression with an optional alias, `*`/`t.*`, or an

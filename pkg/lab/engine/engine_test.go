@@ -691,3 +691,36 @@ func TestOverlongBackendStringsAreCut(t *testing.T) {
 		t.Errorf("overlong value sent as %q", got)
 	}
 }
+
+func TestUnion(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	rs := one(t, s, `SELECT 'primary' AS role, p.primary_database AS db, p.backup_threshold AS threshold FROM msdb.dbo.log_shipping_monitor_primary AS p
+		UNION ALL
+		SELECT 'secondary', s.secondary_database, s.restore_threshold FROM msdb.dbo.log_shipping_monitor_secondary AS s
+		ORDER BY threshold DESC`)
+	if len(rs.Rows) != 2 || rs.Columns[0].Name != "role" || rs.Rows[0][0].Text() != "primary" || rs.Rows[1][1].Text() != "lsdb" {
+		t.Errorf("union all: %v %v", rs.Columns, rs.Rows)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM (SELECT 1 AS x UNION SELECT 1 UNION ALL SELECT 1) AS u"); got != "2" {
+		t.Errorf("UNION then UNION ALL = %s rows, want 2", got)
+	}
+	if got := scalarText(t, s, "SELECT COUNT(*) FROM (SELECT N'a' AS x UNION SELECT 'A ' UNION SELECT NULL UNION SELECT NULL) AS u"); got != "2" {
+		t.Errorf("UNION dedupes case-insensitively and NULLs together: %s", got)
+	}
+	rs = one(t, s, "SELECT 1 AS n UNION ALL SELECT 2.5 ORDER BY 1 DESC")
+	if rs.Columns[0].Type.Kind != KindNumeric || rs.Rows[0][0].Text() != "2.5" {
+		t.Errorf("union type/order: %v %v", rs.Columns[0].Type, rs.Rows)
+	}
+	for sql, num := range map[string]int32{
+		"SELECT 1, 2 UNION SELECT 1":                  205,
+		"SELECT 1 AS a UNION SELECT 2 ORDER BY b":     104,
+		"SELECT 1 ORDER BY 1 UNION SELECT 2":          156,
+		"SELECT NEWID() UNION SELECT 1":               206,
+		"SELECT name FROM sys.databases UNION SELECT": 156,
+	} {
+		r := run(t, s, sql)
+		if got := errNumbers(r); len(got) != 1 || got[0] != num {
+			t.Errorf("%s: %v, want %d", sql, got, num)
+		}
+	}
+}

@@ -562,6 +562,19 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 			return nil, err
 		}
 	}
+	if p.acceptKw("UNION") {
+		s.UnionAll = p.acceptKw("ALL")
+		if !p.isKw("SELECT") && !p.isOp("(") {
+			return nil, p.errHere()
+		}
+		next, err := p.selectStmt()
+		if err != nil {
+			return nil, err
+		}
+		// the last member's ORDER BY orders the whole union
+		s.Union, s.OrderBy, next.OrderBy = next, next.OrderBy, nil
+		return s, nil
+	}
 	if p.acceptKw("ORDER") {
 		if err := p.expectKw("BY"); err != nil {
 			return nil, err
@@ -595,6 +608,7 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 		}
 	}
 	if p.isKw("UNION") || p.isKw("EXCEPT") || p.isKw("INTERSECT") || p.isKw("FOR") {
+		// ORDER BY is only allowed at the end of a union
 		return nil, p.errHere()
 	}
 	return s, nil

@@ -29,6 +29,9 @@ type selectPlan struct {
 	top       *cexpr
 	noFrom    bool
 	st        *stmtCtx
+	rawTypes  []Type        // output types before an untyped NULL became int (for UNION typing)
+	members   []*selectPlan // a UNION: its members, in order
+	memberAll []bool        // memberAll[i]: member i+1 was joined with UNION ALL
 }
 
 type orderKey struct {
@@ -97,6 +100,9 @@ func hasAggregate(e Expr) bool {
 
 // compileSelect binds and types a SELECT. parent is the enclosing scope for correlated subqueries.
 func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, error) {
+	if s.Union != nil {
+		return compileUnion(st, s, parent)
+	}
 	p := &selectPlan{st: st, sc: &scope{parent: parent}, distinct: s.Distinct}
 	for _, te := range s.From {
 		pr, err := p.addSource(te)
@@ -163,6 +169,7 @@ func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, erro
 					pos := src.offset + i
 					t := col.Type
 					p.outCols = append(p.outCols, Column{Name: col.Name, Type: t, Nullable: true})
+					p.rawTypes = append(p.rawTypes, t)
 					p.outExprs = append(p.outExprs, &cexpr{t: t, eval: func(en *env) (Value, error) { return en.row[pos], nil }})
 					n++
 				}
@@ -186,6 +193,7 @@ func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, erro
 			}
 		}
 		t := x.t
+		p.rawTypes = append(p.rawTypes, t)
 		if t.Kind == KindUnknown {
 			t = TypeInt
 		}
@@ -442,8 +450,138 @@ func nullRow(sc *scope) []Value {
 	return row
 }
 
+// compileUnion compiles `a UNION [ALL] b …`: every member alone, the result columns named after the
+// first member and typed by precedence, ORDER BY resolved against the result columns.
+func compileUnion(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, error) {
+	p := &selectPlan{st: st, sc: &scope{parent: parent}}
+	for cur := s; cur != nil; cur = cur.Union {
+		core := *cur
+		core.Union, core.OrderBy = nil, nil
+		m, err := compileSelect(st, &core, parent)
+		if err != nil {
+			return nil, err
+		}
+		if len(m.assigns) > 0 {
+			return nil, NewError(141, 15, 1, "A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.")
+		}
+		if len(p.members) > 0 {
+			if len(m.outCols) != len(p.outCols) {
+				return nil, NewError(205, 16, 1, "All queries combined using a UNION, INTERSECT or EXCEPT operator must have an equal number of expressions in their target lists.")
+			}
+			for i, t := range m.rawTypes {
+				if !compatible(p.rawTypes[i], t) {
+					return nil, ErrOperandClash(p.rawTypes[i], t)
+				}
+				p.rawTypes[i] = commonType(p.rawTypes[i], t)
+			}
+		} else {
+			p.outCols = append([]Column(nil), m.outCols...)
+			p.rawTypes = append([]Type(nil), m.rawTypes...)
+		}
+		p.members = append(p.members, m)
+		if cur.Union != nil {
+			p.memberAll = append(p.memberAll, cur.UnionAll)
+		}
+	}
+	for i, t := range p.rawTypes {
+		if t.Kind == KindUnknown {
+			t = TypeInt
+		}
+		p.outCols[i].Type = t
+	}
+	for _, o := range s.OrderBy {
+		k := orderKey{outIdx: -1, desc: o.Desc}
+		switch e := o.Expr.(type) {
+		case *Literal:
+			if n := int(e.Val.i); e.Val.T.IsInteger() && n >= 1 && n <= len(p.outCols) {
+				k.outIdx = n - 1
+			}
+		case *ColumnRef:
+			for i, c := range p.outCols {
+				if strings.EqualFold(c.Name, e.Parts[len(e.Parts)-1]) {
+					k.outIdx = i
+					break
+				}
+			}
+		}
+		if k.outIdx < 0 {
+			return nil, NewError(104, 16, 1, "ORDER BY items must appear in the select list if the statement contains a UNION, INTERSECT or EXCEPT operator.")
+		}
+		p.order = append(p.order, k)
+	}
+	return p, nil
+}
+
+// runUnion runs every member and combines their rows; UNION (without ALL) removes duplicates of
+// everything combined so far.
+func (p *selectPlan) runUnion(outer *env) (*ResultSet, error) {
+	var rows [][]Value
+	for i, m := range p.members {
+		rs, err := m.run(outer)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs.Rows {
+			row := make([]Value, len(r))
+			for j, v := range r {
+				if row[j], err = Convert(v, p.outCols[j].Type); err != nil {
+					return nil, err
+				}
+			}
+			rows = append(rows, row)
+		}
+		if i > 0 && !p.memberAll[i-1] {
+			seen := map[string]bool{}
+			uniq := rows[:0]
+			for _, r := range rows {
+				if k := rowKey(r); !seen[k] {
+					seen[k] = true
+					uniq = append(uniq, r)
+				}
+			}
+			rows = uniq
+		}
+	}
+	var sortErr error
+	sort.SliceStable(rows, func(i, j int) bool {
+		for _, k := range p.order {
+			n, err := compareNullsFirst(rows[i][k.outIdx], rows[j][k.outIdx])
+			if err != nil && sortErr == nil {
+				sortErr = err
+			}
+			if k.desc {
+				n = -n
+			}
+			if n != 0 {
+				return n < 0
+			}
+		}
+		return false
+	})
+	if sortErr != nil {
+		return nil, sortErr
+	}
+	return &ResultSet{Columns: p.outCols, Rows: rows}, nil
+}
+
+// compareNullsFirst orders values as ORDER BY does: NULL before any value.
+func compareNullsFirst(a, b Value) (int, error) {
+	switch {
+	case a.Null && b.Null:
+		return 0, nil
+	case a.Null:
+		return -1, nil
+	case b.Null:
+		return 1, nil
+	}
+	return Compare(a, b)
+}
+
 // run executes the plan. outer is the enclosing row environment (nil at top level).
 func (p *selectPlan) run(outer *env) (*ResultSet, error) {
+	if p.members != nil {
+		return p.runUnion(outer)
+	}
 	ctx := p.st.ctx
 	en := &env{ctx: ctx, st: p.st, outer: outer}
 	// FROM: cross product of the comma-separated items
