@@ -67,6 +67,12 @@ type Config struct {
 	Start time.Time `yaml:"start" json:"start"`
 	// Seed makes GUIDs reproducible.
 	Seed uint64 `yaml:"seed" json:"seed"`
+	// HistoryRetention bounds msdb history (backupset, restorehistory, job and
+	// log-shipping history), like a nightly sp_delete_backuphistory (default 24h).
+	HistoryRetention time.Duration `yaml:"history_retention" json:"history_retention"`
+	// FileRetention is how long backup files stay on the share and in the copy
+	// folder (default 72h, the log-shipping default of 4320 minutes).
+	FileRetention time.Duration `yaml:"file_retention" json:"file_retention"`
 }
 
 // DefaultConfig is the topology of DESIGN.md: principal and mirror in site A
@@ -93,6 +99,8 @@ func DefaultConfig() Config {
 		CopyDir:              `D:\lscopy`,
 		Start:                time.Date(2026, 3, 8, 6, 30, 0, 0, time.UTC),
 		Seed:                 1,
+		HistoryRetention:     24 * time.Hour,
+		FileRetention:        72 * time.Hour,
 	}
 }
 
@@ -169,6 +177,12 @@ func (c Config) validate() error {
 		if d.v < time.Second {
 			errs = append(errs, fmt.Errorf("%s: %s is below the minimum of 1s", d.key, d.v))
 		}
+	}
+	if c.HistoryRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("history_retention: %s is below the minimum of 1h", c.HistoryRetention))
+	}
+	if c.FileRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("file_retention: %s is below the minimum of 1h", c.FileRetention))
 	}
 	if c.AsyncDelay < 0 {
 		errs = append(errs, fmt.Errorf("async_delay: %s must not be negative", c.AsyncDelay))

@@ -206,11 +206,9 @@ func (t *Topology) newBackupFile(d *Database, typ, p string, first, last LSN, co
 		f.FirstForkGUID = d.firstForkAt(first)
 		f.ForkPointLSN = d.forkPointLSN
 	}
-	for i, r := range d.rows {
-		if r.LSN.Cmp(first) >= 0 && r.LSN.Cmp(last) < 0 {
-			f.rows = append(f.rows, r)
-			f.times = append(f.times, d.rowTimes[i])
-		}
+	for i := d.firstRowAt(first); i < len(d.rows) && d.rows[i].LSN.Cmp(last) < 0; i++ {
+		f.rows = append(f.rows, d.rows[i])
+		f.times = append(f.times, d.rowTimes[i])
 	}
 	return f
 }

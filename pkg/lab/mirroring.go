@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"sort"
 	"strings"
 	"time"
 
@@ -148,11 +149,8 @@ func (t *Topology) connectedExchange(s *MirrorSession, da, db *Database) {
 	upTo := p.endLSN
 	if s.safety == SafetyOff && t.cfg.AsyncDelay > 0 {
 		cut := t.now.Add(-t.cfg.AsyncDelay)
-		for i, at := range p.rowTimes {
-			if at.After(cut) {
-				upTo = p.rows[i].LSN
-				break
-			}
+		for i := len(p.rowTimes) - 1; i >= 0 && p.rowTimes[i].After(cut); i-- {
+			upTo = p.rows[i].LSN
 		}
 	}
 	caughtUp := m.forkGUID == p.forkGUID && m.endLSN.Cmp(p.endLSN) == 0
@@ -207,11 +205,9 @@ func (t *Topology) disconnectedSide(s *MirrorSession, d *Database) {
 // log (after a forced failover the old principal's unsent log is thrown away).
 func (t *Topology) shipLog(p, m *Database, upTo LSN) {
 	if m.forkGUID == p.forkGUID && m.endLSN.Cmp(upTo) <= 0 {
-		for i, r := range p.rows {
-			if r.LSN.Cmp(m.endLSN) >= 0 && r.LSN.Cmp(upTo) < 0 {
-				m.rows = append(m.rows, r)
-				m.rowTimes = append(m.rowTimes, p.rowTimes[i])
-			}
+		for i := p.firstRowAt(m.endLSN); i < len(p.rows) && p.rows[i].LSN.Cmp(upTo) < 0; i++ {
+			m.rows = append(m.rows, p.rows[i])
+			m.rowTimes = append(m.rowTimes, p.rowTimes[i])
 		}
 	} else {
 		m.rows, m.rowTimes = nil, nil
@@ -372,4 +368,10 @@ func (sess *Session) SetPartner(db, option string, arg int) error {
 		return Errors{sqlErr(102, 15, 1, "Incorrect syntax near '%s'.", option)}
 	}
 	return nil
+}
+
+// firstRowAt is the index of the first row whose LSN is at or after lsn (rows
+// are in LSN order).
+func (d *Database) firstRowAt(lsn LSN) int {
+	return sort.Search(len(d.rows), func(i int) bool { return d.rows[i].LSN.Cmp(lsn) >= 0 })
 }

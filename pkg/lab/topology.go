@@ -35,8 +35,9 @@ type Topology struct {
 	cuts        map[[2]string]bool
 	shareDown   bool
 
-	carry   map[*Database]float64
-	changes chan struct{}
+	carry     map[*Database]float64
+	changes   chan struct{}
+	lastPrune time.Time
 }
 
 // Instance is one simulated SQL Server instance with its databases, msdb, Agent
@@ -283,6 +284,41 @@ func (t *Topology) syncLocked() {
 		t.stepWorkload(elapsed)
 		t.stepMirroring()
 		t.stepJobs()
+		if t.now.Sub(t.lastPrune) >= time.Minute {
+			t.prune()
+			t.lastPrune = t.now
+		}
+	}
+}
+
+// prune applies the history and file retention, so a long (accelerated) run stays
+// bounded in memory and in the size of every catalog query.
+func (t *Topology) prune() {
+	hist := t.now.Add(-t.cfg.HistoryRetention)
+	files := t.now.Add(-t.cfg.FileRetention)
+	for _, i := range t.instances {
+		i.restores = removeIf(i.restores, func(r RestoreHistoryRow) bool { return r.RestoreDate.Before(hist) })
+		kept := map[int32]bool{}
+		for _, r := range i.restores {
+			kept[r.BackupSetID] = true
+		}
+		i.backupSets = removeIf(i.backupSets, func(b BackupSetRow) bool {
+			return b.Finish.Before(hist) && !kept[b.BackupSetID] && b.Type == "L"
+		})
+		i.lsHistory = removeIf(i.lsHistory, func(h LSHistoryDetailRow) bool { return h.LogTimeUTC.Before(hist) })
+		for k, f := range i.files {
+			if f.Type == "L" && !f.Partial && f.FinishUTC.Before(files) {
+				delete(i.files, k)
+			}
+		}
+		if n := len(i.jobHistory); n > 1000 {
+			i.jobHistory = append([]JobHistoryRow(nil), i.jobHistory[n-1000:]...)
+		}
+	}
+	for k, f := range t.share.files {
+		if f.FinishUTC.Before(files) {
+			delete(t.share.files, k)
+		}
 	}
 }
 
