@@ -210,6 +210,9 @@ type Request struct {
 	Plan *controller.Plan
 	// OldPrimary is the site-A instance that was principal (for hooks).
 	OldPrimary string
+	// DataLoss is the current estimate (Status.DataLoss) for the hooks'
+	// environment; when it is unknown, the plan's estimate is used.
+	DataLoss controller.DataLoss
 }
 
 // Executor runs actions. Execute calls are serialised.

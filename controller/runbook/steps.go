@@ -86,12 +86,13 @@ func (e *Executor) postcondition(ctx context.Context, req Request) (outcome, err
 func (e *Executor) dbPostcondition(ctx context.Context, db DB, req Request, name string) (bool, string, error) {
 	switch req.Action.Step {
 	case controller.StepRecordConfig:
-		s, err := readSecondary(ctx, db, name)
-		if err != nil {
+		// The configuration must still be readable; the jobs keep running on
+		// their schedule until disable_jobs, so "no job running" is not part of
+		// the postcondition: the body waits once for runs in progress, and the
+		// later steps wait for (final_copy, disable_jobs) or tolerate (4326 in
+		// final_restore) a run that starts meanwhile.
+		if _, err := readSecondary(ctx, db, name); err != nil {
 			return false, "", err
-		}
-		if s.CopyJob.Running || s.RestoreJob.Running {
-			return false, fmt.Sprintf("%s: a copy or restore job is running", name), nil
 		}
 		return true, "", nil
 	case controller.StepFinalCopy:
@@ -256,12 +257,16 @@ func (e *Executor) hooksDoneFor(plan string, ev hook.Event, specs []hook.Spec, i
 func (e *Executor) runHooks(ctx context.Context, req Request, ev hook.Event, specs []hook.Spec, instance string, fenceDBs []string) error {
 	hc := hook.Context{Event: ev, PlanID: req.Action.Plan, Group: e.opts.Group, Databases: e.databases(req),
 		OldPrimary: req.OldPrimary, NewPrimary: e.opts.Target, FenceInstance: instance, FenceDatabases: fenceDBs}
+	dl := req.DataLoss
 	if req.Plan != nil {
-		hc.DataLossKnown, hc.DataLoss, hc.DataLossUncertainty = req.Plan.DataLoss.Known, req.Plan.DataLoss.Window, req.Plan.DataLoss.Uncertainty
+		if !dl.Known {
+			dl = req.Plan.DataLoss
+		}
 		if req.Plan.Target != "" {
 			hc.NewPrimary = req.Plan.Target
 		}
 	}
+	hc.DataLossKnown, hc.DataLoss, hc.DataLossUncertainty = dl.Known, dl.Window, dl.Uncertainty
 	for _, s := range specs {
 		key := hookKey(req.Action.Plan, ev, s.Name, instance)
 		if e.hooksDone[key] {
