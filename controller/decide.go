@@ -25,6 +25,10 @@ type knobs struct {
 	skipConfirmHold   bool // the first failed probe confirms site A down
 }
 
+// FenceRetryInterval is how long a fence action is given to take effect
+// before it is emitted again for an old partner that is still writable.
+const FenceRetryInterval = 2 * time.Minute
+
 // maxChain bounds the transitions made in one Decide call (e.g. SiteSuspect
 // → SiteDown → Promoting when the hold expires and every gate passes).
 const maxChain = 6
@@ -219,6 +223,10 @@ func foldResult(p *Plan, res StepResult) string {
 		}
 	}
 	if res.Step == StepUndo {
+		if res.Outcome == OutcomeFailed && p.UndoDispatched {
+			// Reported, not retried automatically: the operator sees it and acks or retries.
+			p.UndoDispatched, p.UndoErr = false, res.Err
+		}
 		if res.Outcome == OutcomeDone && p.UndoDispatched {
 			// The jobs are enabled again: disable_jobs must run again on a retry.
 			p.UndoDispatched, p.Undone = false, true
@@ -467,6 +475,10 @@ func (r *run) promotionFailed() (Event, string) {
 		r.retry(p)
 		return EventRetry, fmt.Sprintf("retry of plan %s from step %s", p.ID, r.currentStep())
 	}
+	if r.sigs.ackPlan != nil && (p.UndoPending || p.UndoDispatched) {
+		r.ignore("ack for plan %s: the undo has not reported yet; acknowledge again once it has", p.ID)
+		r.sigs.ackPlan = nil
+	}
 	if r.sigs.ackPlan != nil {
 		r.st.consume(*r.sigs.ackPlan)
 		r.sigs.ackPlan = nil
@@ -528,7 +540,7 @@ func (r *run) splitBrain() (Event, string) {
 		return EventUnknown, ""
 	}
 	for _, inst := range r.ob.writableAOrder {
-		if _, done := r.st.Fenced[inst]; done {
+		if at, done := r.st.Fenced[inst]; done && r.now.Sub(at) < FenceRetryInterval {
 			continue
 		}
 		if r.st.Fenced == nil {

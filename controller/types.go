@@ -367,6 +367,8 @@ type Plan struct {
 	UndoPending    bool `json:"undo_pending,omitempty"`
 	UndoDispatched bool `json:"undo_dispatched,omitempty"`
 	Undone         bool `json:"undone,omitempty"`
+	// UndoErr is the undo's error when it failed (the jobs may still be disabled).
+	UndoErr string `json:"undo_err,omitempty"`
 	// DatabaseStates is each database's state on the target when the runbook stopped.
 	DatabaseStates map[string]string `json:"database_states,omitempty"`
 }
