@@ -724,3 +724,32 @@ func TestUnion(t *testing.T) {
 		}
 	}
 }
+
+func TestAggregates(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	cases := []struct{ sql, want string }{
+		{"SELECT COUNT(*) FROM mgc.dbo.messages WHERE id < 0", "0"},
+		{"SELECT MAX(id) FROM mgc.dbo.messages WHERE id < 0", "NULL"},
+		{"SELECT SUM(id) FROM mgc.dbo.messages", "1275"},
+		{"SELECT AVG(id) FROM mgc.dbo.messages", "25"},
+		{"SELECT AVG(CAST(id AS numeric(10,2))) FROM mgc.dbo.messages", "25.500000"},
+		{"SELECT AVG(CAST(id AS float)) FROM mgc.dbo.messages", "25.5"},
+		{"SELECT MIN(body) FROM mgc.dbo.messages", "message 1"},
+		{"SELECT COUNT(DISTINCT state_desc) FROM sys.databases", "3"},
+		{"SELECT COUNT(DISTINCT UPPER(state_desc)) + COUNT(state_desc) FROM sys.databases", "13"},
+		{"SELECT SUM(DISTINCT database_id % 2) FROM sys.databases", "1"},
+		{"SELECT COUNT(redo_start_lsn), COUNT_BIG(*) FROM sys.master_files", "6"},
+		{"SELECT MAX(redo_start_lsn) FROM sys.master_files", "9223372036854775808000201"},
+		{"SELECT SUM(CAST(last_lsn AS numeric(38,0))) FROM msdb.dbo.backupset", "27670116110564327424000603"},
+	}
+	for _, c := range cases {
+		r := run(t, s, c.sql)
+		if len(r.Errors()) > 0 || len(r.Results) != 1 {
+			t.Errorf("%s: %v", c.sql, r.Errors())
+			continue
+		}
+		if got := r.Results[0].Rows[0][0].Text(); got != c.want {
+			t.Errorf("%s = %s, want %s", c.sql, got, c.want)
+		}
+	}
+}

@@ -771,7 +771,7 @@ func (c *compiler) aggregate(f *FuncCall) (*cexpr, error) {
 	}}, nil
 }
 
-// computeAgg evaluates one aggregate over a group's rows.
+// computeAgg evaluates one aggregate over a group's rows, streaming (DISTINCT keeps a key set).
 func computeAgg(spec *aggSpec, base *env, rows [][]Value) (Value, error) {
 	if spec.star {
 		if spec.t.Kind == KindBigInt {
@@ -779,8 +779,13 @@ func computeAgg(spec *aggSpec, base *env, rows [][]Value) (Value, error) {
 		}
 		return Int(int32(len(rows))), nil
 	}
-	var vals []Value
+	var seen map[string]bool
+	if spec.distinct {
+		seen = map[string]bool{}
+	}
 	en := *base
+	n := 0
+	var acc Value // MIN/MAX: best so far; SUM/AVG: running sum
 	for _, r := range rows {
 		en.row = r
 		v, err := spec.arg.eval(&en)
@@ -790,64 +795,61 @@ func computeAgg(spec *aggSpec, base *env, rows [][]Value) (Value, error) {
 		if v.Null {
 			continue
 		}
-		if spec.distinct {
-			dup := false
-			for _, w := range vals {
-				if n, err := Compare(v, w); err == nil && n == 0 {
-					dup = true
-					break
-				}
-			}
-			if dup {
+		if seen != nil {
+			k := rowKey([]Value{v})
+			if seen[k] {
 				continue
 			}
+			seen[k] = true
 		}
-		vals = append(vals, v)
-	}
-	switch spec.name {
-	case "COUNT":
-		return Int(int32(len(vals))), nil
-	case "COUNT_BIG":
-		return BigInt(int64(len(vals))), nil
-	}
-	if len(vals) == 0 {
-		return Null(spec.t), nil
-	}
-	switch spec.name {
-	case "MIN", "MAX":
-		best := vals[0]
-		for _, v := range vals[1:] {
-			n, err := Compare(v, best)
+		n++
+		switch spec.name {
+		case "COUNT", "COUNT_BIG":
+		case "MIN", "MAX":
+			if n == 1 {
+				acc = v
+				continue
+			}
+			c, err := Compare(v, acc)
 			if err != nil {
 				return Value{}, err
 			}
-			if (spec.name == "MIN" && n < 0) || (spec.name == "MAX" && n > 0) {
-				best = v
+			if (spec.name == "MIN" && c < 0) || (spec.name == "MAX" && c > 0) {
+				acc = v
+			}
+		default: // SUM, AVG
+			if n == 1 {
+				if acc, err = Convert(v, spec.t); err != nil {
+					return Value{}, err
+				}
+				continue
+			}
+			if acc, err = arith("+", spec.t, acc, v); err != nil {
+				return Value{}, err
 			}
 		}
-		return best, nil
 	}
-	sum := vals[0]
-	var err error
-	if sum, err = Convert(sum, spec.t); err != nil {
-		return Value{}, err
+	switch spec.name {
+	case "COUNT":
+		return Int(int32(n)), nil
+	case "COUNT_BIG":
+		return BigInt(int64(n)), nil
 	}
-	for _, v := range vals[1:] {
-		if sum, err = arith("+", spec.t, sum, v); err != nil {
-			return Value{}, err
-		}
+	if n == 0 {
+		return Null(spec.t), nil
 	}
-	if spec.name == "SUM" {
-		return sum, nil
+	switch spec.name {
+	case "MIN", "MAX", "SUM":
+		return acc, nil
 	}
 	if spec.t.Kind == KindFloat {
-		return Float(sum.f / float64(len(vals))), nil
+		return Float(acc.f / float64(n)), nil
 	}
 	if spec.t.IsInteger() {
-		return Value{T: spec.t, i: sum.i / int64(len(vals))}, nil
+		return Value{T: spec.t, i: acc.i / int64(n)}, nil
 	}
-	r, _ := toRat(sum)
-	r.Quo(r, new(big.Rat).SetInt64(int64(len(vals))))
+	r, _ := toRat(acc)
+	r.Quo(r, new(big.Rat).SetInt64(int64(n)))
 	return Value{T: spec.t, d: roundRat(r, spec.t.Scale)}, nil
 }
 
