@@ -48,7 +48,7 @@ const (
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultQueryTimeout    = 10 * time.Second
 	DefaultObserverTimeout = 5 * time.Second
-	DefaultObserverMaxAge  = time.Minute
+	DefaultObserverMaxAge  = 30 * time.Second
 	DefaultFenceMethod     = FenceOffline
 	DefaultPollInterval    = 2 * time.Second
 )
@@ -160,9 +160,9 @@ type Instance struct {
 
 // Observers is the `observers` section.
 type Observers struct {
-	// Quorum is how many fresh observers must agree (`observers.quorum`, default 1 when endpoints are set).
+	// Quorum is how many fresh observers must corroborate (`observers.quorum`, default: all endpoints).
 	Quorum int
-	// MaxAge is how old an observation may be to count (`observers.max_age`, default 1m).
+	// MaxAge is how old an observation may be to count (`observers.max_age`, default 30s).
 	MaxAge time.Duration
 	// Endpoints are the observers.
 	Endpoints []Observer
@@ -174,9 +174,9 @@ type Observer struct {
 	Name string
 	// URL is its base URL, http or https (`url`, required).
 	URL string
-	// TokenFile holds the bearer token (`token_file`, optional).
+	// TokenFile holds the bearer token (`token_file`, required, absolute).
 	TokenFile string
-	// CAFile is a PEM bundle to verify its certificate (`ca_file`, optional).
+	// CAFile is a PEM bundle to verify its certificate (`ca_file`, optional, https only).
 	CAFile string
 	// Timeout bounds one request (`timeout`, default 5s).
 	Timeout time.Duration
@@ -638,11 +638,18 @@ func (p *problems) observers(fo *fileObservers) Observers {
 			}
 			names[e.Name] = true
 		}
-		if fe.TokenFile != "" && !filepath.IsAbs(fe.TokenFile) {
+		switch {
+		case fe.TokenFile == "":
+			p.add(k+".token_file", "is required (the file holding the observer's bearer token)")
+		case !filepath.IsAbs(fe.TokenFile):
 			p.add(k+".token_file", "%q must be an absolute path", fe.TokenFile)
 		}
-		if fe.CAFile != "" && !filepath.IsAbs(fe.CAFile) {
+		switch {
+		case fe.CAFile == "":
+		case !filepath.IsAbs(fe.CAFile):
 			p.add(k+".ca_file", "%q must be an absolute path", fe.CAFile)
+		case err == nil && u.Scheme != "https":
+			p.add(k+".ca_file", "is set but url %s is not https", fe.URL)
 		}
 		o.Endpoints = append(o.Endpoints, e)
 	}
@@ -651,8 +658,8 @@ func (p *problems) observers(fo *fileObservers) Observers {
 		if o.Quorum < 1 || o.Quorum > len(fo.Endpoints) {
 			p.add("observers.quorum", "%d must be between 1 and the number of endpoints (%d)", o.Quorum, len(fo.Endpoints))
 		}
-	} else if len(o.Endpoints) > 0 {
-		o.Quorum = 1
+	} else {
+		o.Quorum = len(o.Endpoints) // conservative: every observer must corroborate
 	}
 	return o
 }
