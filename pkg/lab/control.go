@@ -91,6 +91,8 @@ func (t *Topology) status() Status {
 //	POST   /v1/faults       inject a fault (body: Fault) → {"id": n}
 //	DELETE /v1/faults/{id}  heal one fault
 //	POST   /v1/heal         heal every fault
+//	POST   /v1/workload     turn the application workload on or off for an instance
+//	                        (body: WorkloadRequest)
 func (l *Lab) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, _ *http.Request) {
@@ -122,6 +124,22 @@ func (l *Lab) ControlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]int{"healed": id})
 	})
+	mux.HandleFunc("POST /v1/workload", func(w http.ResponseWriter, r *http.Request) {
+		var req WorkloadRequest
+		dec := json.NewDecoder(io.LimitReader(r.Body, 1<<12))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad workload request: " + err.Error()})
+			return
+		}
+		inst, err := l.topo.Instance(req.Instance)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		inst.SetWorkload(req.On)
+		writeJSON(w, http.StatusOK, req)
+	})
 	if l.hub != nil {
 		mux.Handle("POST /v1/world/heartbeat", l.HeartbeatHandler())
 	}
@@ -139,6 +157,13 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// WorkloadRequest turns the simulated application's inserts on or off for an
+// instance (after a promotion the application writes to the secondary).
+type WorkloadRequest struct {
+	Instance string `json:"instance"`
+	On       bool   `json:"on"`
 }
 
 // ControlServer serves the control API on a loopback listener.
@@ -265,4 +290,9 @@ func (c *ControlClient) HealAll(ctx context.Context) (int, error) {
 	}
 	err := c.do(ctx, http.MethodPost, "/v1/heal", nil, &r)
 	return r.Healed, err
+}
+
+// SetWorkload turns the application workload on or off for an instance.
+func (c *ControlClient) SetWorkload(ctx context.Context, instance string, on bool) error {
+	return c.do(ctx, http.MethodPost, "/v1/workload", WorkloadRequest{Instance: instance, On: on}, nil)
 }

@@ -51,4 +51,20 @@ func TestControlAPI(t *testing.T) {
 	if st.Instances[1].Health != "up" || len(st.Faults) != 0 {
 		t.Fatalf("after heal: %+v", st)
 	}
+	// The workload moves to the secondary once it is promoted.
+	if err := c.SetWorkload(ctx, "nosuch", true); err == nil {
+		t.Fatal("workload on an unknown instance accepted")
+	}
+	sec := f.sa("secondary")
+	if _, err := sec.ExecContext(ctx, "RESTORE DATABASE mgc WITH RECOVERY"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWorkload(ctx, "secondary", true); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(10 * time.Second)
+	var n int
+	if err := sec.QueryRowContext(ctx, "SELECT COUNT(*) FROM mgc.dbo.messages WHERE body = N'SQLB1'").Scan(&n); err != nil || n < 9 {
+		t.Fatalf("workload rows on the promoted secondary: %d %v", n, err)
+	}
 }
