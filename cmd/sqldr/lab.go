@@ -110,7 +110,7 @@ Faults are injected with 'sqldr lab fault', listed with 'sqldr lab status', clea
 	f.StringVar(&controlAddr, "control", labDefaultControl, "loopback address of the control API (HTTP/JSON)")
 	f.IntVar(&basePort, "base-port", labDefaultBasePort, "TCP port of the first instance; the others follow (0: free ports)")
 	f.BoolVar(&split, "split", false, "run only the world: each instance's endpoint runs in its own 'sqldr lab instance' process")
-	cmd.AddCommand(newLabFaultCmd(), newLabHealCmd(), newLabStatusCmd(), newLabSingleCmd(), newLabInstanceCmd())
+	cmd.AddCommand(newLabFaultCmd(), newLabHealCmd(), newLabStatusCmd(), newLabWorkloadCmd(), newLabSingleCmd(), newLabInstanceCmd())
 	return cmd
 }
 
@@ -470,5 +470,33 @@ the world. Killing this process takes the instance down; a link this process can
 	cmd.Flags().StringVar(&listen, "listen", "", "TDS address for clients")
 	cmd.Flags().StringVar(&link, "link", "", "address of this instance's mirroring/witness link endpoint")
 	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another instance's link endpoint, NAME=ADDR (repeatable)")
+	return cmd
+}
+
+func newLabWorkloadCmd() *cobra.Command {
+	var control string
+	cmd := &cobra.Command{
+		Use:   "workload INSTANCE on|off",
+		Short: "Turn the simulated application's inserts on or off for an instance (e.g. after a promotion)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var on bool
+			switch strings.ToLower(args[1]) {
+			case "on":
+				on = true
+			case "off":
+			default:
+				return usagef("workload %q: want on or off", args[1])
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			if err := (&lab.ControlClient{BaseURL: control}).SetWorkload(ctx, args[0], on); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "workload on %s: %s\n", args[0], strings.ToLower(args[1]))
+			return nil
+		},
+	}
+	controlFlag(cmd, &control)
 	return cmd
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,6 +149,10 @@ func TestLabCommandServesFaultsAndHeals(t *testing.T) {
 	}
 	labWaitUntil(t, "principal answering again", func() bool { return db.PingContext(ctx) == nil })
 
+	if out := runCLI(t, "lab", "workload", "secondary", "on", "--control", control); out != "workload on secondary: on\n" {
+		t.Fatalf("workload: %q", out)
+	}
+
 	// Usage errors exit 2.
 	var errOut bytes.Buffer
 	if code := run([]string{"lab", "fault", "principal", "explode", "--control", control}, io.Discard, &errOut); code != exitUsage {
@@ -226,5 +232,76 @@ func TestLabSingleContract(t *testing.T) {
 	var me mssql.Error
 	if !errors.As(err, &me) || me.All[0].Number != 3117 {
 		t.Fatalf("restore on an online database: %v", err)
+	}
+}
+
+// TestLabBinaryStopsOnSIGTERM builds sqldr, runs `sqldr lab` as a user would, queries it,
+// faults and heals it through the CLI binary, and stops it with SIGTERM.
+func TestLabBinaryStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "sqldr")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "lab", "--base-port", "0", "--control", "127.0.0.1:0", "--databases", "mgc")
+	cmd.Env = append(os.Environ(), "MSSQL_SA_PASSWORD=Env-Passw0rd!")
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	}()
+	labWaitUntil(t, "lab ready", func() bool { return strings.Contains(out.String(), "lab ready") })
+	var dsn, control string
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && f[0] == "principal" {
+			dsn = f[4]
+		}
+		if len(f) >= 2 && f[0] == "control" {
+			control = f[1]
+		}
+	}
+	if !strings.Contains(dsn, "Env-Passw0rd") {
+		t.Fatalf("DSN does not carry MSSQL_SA_PASSWORD: %q", dsn)
+	}
+	db, _ := sql.Open("sqlserver", dsn)
+	defer func() { _ = db.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sys.databases").Scan(&n); err != nil || n < 5 {
+		t.Fatalf("query: %d %v", n, err)
+	}
+	if o, err := exec.Command(bin, "lab", "fault", "principal", "hung", "--control", control).CombinedOutput(); err != nil {
+		t.Fatalf("fault: %v %s", err, o)
+	}
+	if o, err := exec.Command(bin, "lab", "heal", "--control", control).CombinedOutput(); err != nil || !strings.Contains(string(o), "healed 1") {
+		t.Fatalf("heal: %v %s", err, o)
+	}
+	labWaitUntil(t, "principal answering after heal", func() bool { return db.PingContext(ctx) == nil })
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("sqldr lab exited with %v after SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("sqldr lab did not stop on SIGTERM")
+	}
+	if !strings.Contains(out.String(), "lab stopping") {
+		t.Fatalf("no clean-stop line:\n%s", out.String())
 	}
 }
