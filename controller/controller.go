@@ -106,6 +106,23 @@ func (c *Controller) History() []TransitionRecord {
 	return append(out, c.history[:c.next]...)
 }
 
+// RestoreHistory refills the in-memory transition history from journaled
+// transition records (oldest first), so /status shows recent transitions
+// after a restart. Only the last Options.HistorySize are kept.
+func (c *Controller) RestoreHistory(recs []journal.Record) error {
+	for _, r := range recs {
+		if r.Kind != JournalKindTransition {
+			continue
+		}
+		var t TransitionRecord
+		if err := r.Decode(&t); err != nil {
+			return fmt.Errorf("restore history: %w", err)
+		}
+		c.remember(t)
+	}
+	return nil
+}
+
 // Restore prepares a status loaded after a restart: it applies the step
 // records journaled after the status was written, then marks every step
 // that started (or was dispatched) without an end record as needing a

@@ -59,6 +59,16 @@ func TestPersistAndLoad(t *testing.T) {
 	if st.State != StatePromoting || st.Plan.step(StepRecheck).Phase != PhaseNeedsCheck {
 		t.Fatalf("loaded %s, recheck %s; want Promoting with recheck to be checked", st.State, st.Plan.step(StepRecheck).Phase)
 	}
+	c3, err := New(zap.NewNop(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c3.RestoreHistory(store.Records()); err != nil {
+		t.Fatal(err)
+	}
+	if h := c3.History(); len(h) != 1 || h[0].From != StateSiteDown || h[0].To != StatePromoting || h[0].Reason == "" {
+		t.Fatalf("history after restart = %+v", h)
+	}
 	other := DefaultOptions()
 	other.Group = "other"
 	c2, err := New(zap.NewNop(), other)
