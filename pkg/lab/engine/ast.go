@@ -261,6 +261,18 @@ func (e *ExecStmt) Arg(name string, pos int) (Value, bool) {
 	return Value{}, false
 }
 
+// IfStmt is `IF cond statement-or-block [ELSE statement-or-block]`.
+type IfStmt struct {
+	Cond       Expr
+	Then, Else []Statement
+}
+
+// BlockStmt is `BEGIN … END`.
+type BlockStmt struct{ Stmts []Statement }
+
+// ReturnStmt is `RETURN`: the batch ends.
+type ReturnStmt struct{}
+
 // KillStmt is `KILL spid`.
 type KillStmt struct{ SPID int }
 
@@ -278,6 +290,9 @@ func (*BackupStmt) stmt()        {}
 func (*AlterDatabaseStmt) stmt() {}
 func (*ExecStmt) stmt()          {}
 func (*KillStmt) stmt()          {}
+func (*IfStmt) stmt()            {}
+func (*BlockStmt) stmt()         {}
+func (*ReturnStmt) stmt()        {}
 
 func (*RestoreStmt) effect()       {}
 func (*BackupStmt) effect()        {}

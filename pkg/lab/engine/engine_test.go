@@ -753,3 +753,48 @@ func TestAggregates(t *testing.T) {
 		}
 	}
 }
+
+func TestControlFlow(t *testing.T) {
+	s, b := newTestSession(t, true)
+	cases := []struct {
+		sql     string
+		results []string // first value of each result set
+		errs    []int32
+	}{
+		{"IF 1 = 1 SELECT 'a' ELSE SELECT 'b'", []string{"a"}, nil},
+		{"IF 1 = 2 SELECT 'a' ELSE SELECT 'b'; SELECT 'c'", []string{"b", "c"}, nil},
+		{"IF NULL = NULL SELECT 'a' ELSE SELECT 'unknown is not true'", []string{"unknown is not true"}, nil},
+		{"IF EXISTS (SELECT 1 FROM sys.databases WHERE name = N'lsdb' AND state_desc = 'RESTORING') BEGIN SELECT 'restoring'; SELECT 'twice' END ELSE BEGIN SELECT 'no' END", []string{"restoring", "twice"}, nil},
+		{"DECLARE @n int = 3; IF @n > 2 BEGIN IF @n > 5 SELECT 'big' ELSE SELECT 'medium' END", []string{"medium"}, nil},
+		{"SELECT 1; RETURN; SELECT 2", []string{"1"}, nil},
+		{"IF 1 = 1 BEGIN SELECT 1; RETURN END; SELECT 2", []string{"1"}, nil},
+		{"BEGIN SELECT 1 END", []string{"1"}, nil},
+		{"BEGIN TRAN; SELECT @@TRANCOUNT; COMMIT", []string{"1"}, nil},
+		{"IF 1 = 1 SELECT nosuch FROM sys.databases; SELECT 2", nil, []int32{207}},
+		{"IF 'x' SELECT 1", nil, []int32{4145}},
+		{"IF 1 = 1 BEGIN SELECT 1", nil, []int32{102}},
+		{"IF 1 = 1 BEGIN TRY SELECT 1 END TRY", nil, []int32{102}},
+	}
+	for _, c := range cases {
+		r := run(t, s, c.sql)
+		var got []string
+		for _, rs := range r.Results {
+			got = append(got, rs.Rows[0][0].Text())
+		}
+		if strings.Join(got, ",") != strings.Join(c.results, ",") {
+			t.Errorf("%s: results %v, want %v", c.sql, got, c.results)
+		}
+		if e := errNumbers(r); len(e) != len(c.errs) || (len(e) > 0 && e[0] != c.errs[0]) {
+			t.Errorf("%s: errors %v, want %v", c.sql, e, c.errs)
+		}
+	}
+	// an effect inside IF runs only when the condition holds
+	run(t, s, "IF DATABASEPROPERTYEX(N'lsdb', 'Status') = 'RESTORING' RESTORE DATABASE lsdb WITH RECOVERY ELSE RESTORE LOG lsdb FROM DISK = N'x' WITH NORECOVERY")
+	ex := b.Executed()
+	if len(ex) != 1 || ex[0].(*RestoreStmt).Kind != RestoreDatabase {
+		t.Errorf("effects under IF: %+v", ex)
+	}
+	if _, err := Parse(strings.Repeat("IF 1 = 1 ", 1000) + "SELECT 1"); err == nil {
+		t.Error("1000 nested IFs parsed; want error 191")
+	}
+}

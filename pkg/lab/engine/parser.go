@@ -242,11 +242,41 @@ func (p *parser) statement() (Statement, error) {
 			return nil, err
 		}
 		return &WaitForStmt{Delay: e}, nil
+	case "IF":
+		p.pos++
+		cond, err := p.expr()
+		if err != nil {
+			return nil, err
+		}
+		st := &IfStmt{Cond: cond}
+		if st.Then, err = p.body(); err != nil {
+			return nil, err
+		}
+		for p.isOp(";") {
+			p.pos++
+		}
+		if p.acceptKw("ELSE") {
+			if st.Else, err = p.body(); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	case "RETURN":
+		p.pos++
+		return &ReturnStmt{}, nil
 	case "BEGIN", "COMMIT", "ROLLBACK":
 		p.pos++
 		verb := t.upper()
 		if verb == "BEGIN" && !p.isKw("TRAN") && !p.isKw("TRANSACTION") {
-			return nil, p.errHere()
+			if p.isKw("TRY") || p.isKw("DISTRIBUTED") {
+				return nil, p.errHere()
+			}
+			p.pos--
+			stmts, err := p.body()
+			if err != nil {
+				return nil, err
+			}
+			return &BlockStmt{Stmts: stmts}, nil
 		}
 		if p.acceptKw("TRAN") || p.acceptKw("TRANSACTION") || p.acceptKw("WORK") {
 			if p.peek().kind == tokIdent && !reserved[p.peek().upper()] {
@@ -286,6 +316,43 @@ func (p *parser) statement() (Statement, error) {
 		return p.execStmt()
 	}
 	return nil, p.errHere()
+}
+
+// body parses the statement or BEGIN … END block of an IF/ELSE or a block.
+func (p *parser) body() ([]Statement, error) {
+	p.depth++
+	defer func() { p.depth-- }()
+	if p.depth > maxDepth {
+		return nil, NewError(191, 15, 1, "Some part of your SQL statement is nested too deeply. Rewrite the query or break it up into smaller queries.")
+	}
+	for p.isOp(";") {
+		p.pos++
+	}
+	if !p.isKw("BEGIN") || p.isKwAt(1, "TRAN") || p.isKwAt(1, "TRANSACTION") {
+		st, err := p.statement()
+		if err != nil {
+			return nil, err
+		}
+		return []Statement{st}, nil
+	}
+	p.pos++ // BEGIN
+	var out []Statement
+	for {
+		for p.isOp(";") {
+			p.pos++
+		}
+		if p.acceptKw("END") {
+			return out, nil
+		}
+		if p.peek().kind == tokEOF {
+			return nil, p.errHere()
+		}
+		st, err := p.statement()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
 }
 
 func (p *parser) setStmt() (Statement, error) {
@@ -895,7 +962,7 @@ func (p *parser) startsStatement() bool {
 	}
 	switch t.upper() {
 	case "SELECT", "USE", "SET", "DECLARE", "PRINT", "INSERT", "EXEC", "EXECUTE", "RESTORE", "BACKUP",
-		"ALTER", "KILL", "WAITFOR", "BEGIN", "COMMIT", "ROLLBACK":
+		"ALTER", "KILL", "WAITFOR", "BEGIN", "COMMIT", "ROLLBACK", "IF", "ELSE", "END", "RETURN":
 		return true
 	}
 	return false

@@ -241,34 +241,74 @@ func (s *Session) Execute(ctx context.Context, sql string, params []Param, out O
 		// variables live for one batch
 		defer func() { s.vars = map[string]*variable{} }()
 	}
+	_, err = s.runList(ctx, stmts, out)
+	return err
+}
+
+// runList executes statements in order. stop is true when the batch must end (RETURN, or an error
+// that aborts the batch); err is non-nil only for a cancelled context or a failed Output.
+func (s *Session) runList(ctx context.Context, stmts []Statement, out Output) (stop bool, err error) {
 	for _, st := range stmts {
 		if err := ctx.Err(); err != nil {
-			return err
+			return true, err
 		}
-		err := s.statement(ctx, st, out)
-		if err == nil {
+		var serr error
+		switch x := st.(type) {
+		case *ReturnStmt:
+			return true, nil
+		case *BlockStmt:
+			if stop, err := s.runList(ctx, x.Stmts, out); stop || err != nil {
+				return stop, err
+			}
+			continue
+		case *IfStmt:
+			var cond tri
+			if cond, serr = s.newStmt(ctx).condition(x.Cond); serr == nil {
+				branch := x.Else
+				if cond == triTrue {
+					branch = x.Then
+				}
+				if stop, err := s.runList(ctx, branch, out); stop || err != nil {
+					return stop, err
+				}
+				continue
+			}
+		default:
+			serr = s.statement(ctx, st, out)
+		}
+		if serr == nil {
 			s.lastError = 0
 			continue
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return true, ctx.Err()
 		}
 		var oe outputError
-		if errors.As(err, &oe) {
-			return oe.err
+		if errors.As(serr, &oe) {
+			return true, oe.err
 		}
-		msgs := Messages(err)
+		msgs := Messages(serr)
 		if len(msgs) == 1 && msgs[0].Number == 50000 {
-			s.eng.log.Warn("statement failed", zap.Error(err), zap.Int("spid", s.info.SPID))
+			s.eng.log.Warn("statement failed", zap.Error(serr), zap.Int("spid", s.info.SPID))
 		}
-		if werr := s.fail(out, err); werr != nil {
-			return werr
+		if werr := s.fail(out, serr); werr != nil {
+			return true, werr
 		}
 		if abortsBatch(msgs[0].Number) {
-			return nil
+			return true, nil
 		}
 	}
-	return nil
+	return false, nil
+}
+
+// condition evaluates an IF condition (subqueries allowed, no FROM).
+func (st *stmtCtx) condition(e Expr) (tri, error) {
+	c := &compiler{st: st, sc: &scope{}}
+	x, err := c.compile(e)
+	if err != nil {
+		return triUnknown, err
+	}
+	return evalBool(&env{ctx: st.ctx, st: st}, x)
 }
 
 // outputError marks a failure of the Output (the connection), which ends the batch.
