@@ -97,9 +97,12 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newVersionCmd(),
 		newObserveCmd(),
 		newLabCmd(),
+		newRunCmd(),
+		newDemoCmd(),
 	} {
 		root.AddCommand(sub)
 	}
+	root.AddCommand(newOperatorCmds()...)
 	wrapArgs(root)
 	return root
 }
