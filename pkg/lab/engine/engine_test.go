@@ -798,3 +798,25 @@ func TestControlFlow(t *testing.T) {
 		t.Error("1000 nested IFs parsed; want error 191")
 	}
 }
+
+func TestExecSessions(t *testing.T) {
+	b := NewFixture(fixtureNow, 0)
+	e := New(zap.NewNop(), b, nil)
+	a := e.NewSession(SessionInfo{SPID: 51, Login: "sa", Sysadmin: true, Database: "master", AppName: "app-a"}, nil)
+	m := e.NewSession(SessionInfo{SPID: 52, Login: "monitor", Database: "standbydb", AppName: "app-m", HostName: "h2"}, nil)
+	rs := one(t, a, "SELECT session_id, login_name, program_name, status FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'standbydb')")
+	if len(rs.Rows) != 1 || rs.Rows[0][0].Text() != "52" || rs.Rows[0][1].Text() != "monitor" || rs.Rows[0][3].Text() != "sleeping" {
+		t.Errorf("sessions in standbydb: %v", rs.Rows)
+	}
+	run(t, m, "USE msdb")
+	if got := scalarText(t, a, "SELECT COUNT(*) FROM sys.dm_exec_sessions WHERE database_id = DB_ID(N'standbydb')"); got != "0" {
+		t.Errorf("after USE msdb: %s sessions in standbydb", got)
+	}
+	if got := scalarText(t, m, "SELECT status FROM sys.dm_exec_sessions WHERE session_id = @@SPID"); got != "running" {
+		t.Errorf("own status %s", got)
+	}
+	m.Close()
+	if got := scalarText(t, a, "SELECT COUNT(*) FROM master.sys.dm_exec_sessions"); got != "1" {
+		t.Errorf("after close: %s sessions", got)
+	}
+}

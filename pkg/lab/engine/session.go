@@ -13,7 +13,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,6 +27,15 @@ type Engine struct {
 	log     *zap.Logger
 	backend Backend
 	clock   clock.Clock
+
+	mu       sync.Mutex
+	sessions map[int]liveSession // by SPID, for sys.dm_exec_sessions
+}
+
+// liveSession is the engine's snapshot of an open session.
+type liveSession struct {
+	info      SessionInfo
+	loginTime time.Time // the instance's wall clock at login
 }
 
 // New returns an engine over backend. clk drives WAITFOR DELAY; nil means the real clock.
@@ -32,7 +43,7 @@ func New(log *zap.Logger, backend Backend, clk clock.Clock) *Engine {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	return &Engine{log: log.Named("engine"), backend: backend, clock: clk}
+	return &Engine{log: log.Named("engine"), backend: backend, clock: clk, sessions: map[int]liveSession{}}
 }
 
 // Backend returns the engine's backend.
@@ -86,6 +97,10 @@ type Session struct {
 // If the backend implements SessionTracker, it is told about the session (kill ends it).
 func (e *Engine) NewSession(info SessionInfo, kill func()) *Session {
 	s := &Session{eng: e, info: info, loginDB: info.Database, vars: map[string]*variable{}, options: map[string]string{}}
+	login := e.backend.Server(context.Background()).Now
+	e.mu.Lock()
+	e.sessions[info.SPID] = liveSession{info: info, loginTime: login}
+	e.mu.Unlock()
 	if t, ok := e.backend.(SessionTracker); ok {
 		if kill == nil {
 			kill = func() {}
@@ -117,12 +132,21 @@ func (s *Session) Reset() {
 
 // Close tells the backend the session ended.
 func (s *Session) Close() {
+	s.eng.mu.Lock()
+	delete(s.eng.sessions, s.info.SPID)
+	s.eng.mu.Unlock()
 	if t, ok := s.eng.backend.(SessionTracker); ok {
 		t.SessionClosed(s.info.SPID)
 	}
 }
 
 func (s *Session) changed() {
+	s.eng.mu.Lock()
+	if l, ok := s.eng.sessions[s.info.SPID]; ok {
+		l.info = s.info
+		s.eng.sessions[s.info.SPID] = l
+	}
+	s.eng.mu.Unlock()
 	if t, ok := s.eng.backend.(SessionTracker); ok {
 		t.SessionChanged(s.info)
 	}
@@ -194,6 +218,11 @@ func (st *stmtCtx) table(o ObjectName) (*Relation, TableName, error) {
 	ref.Database = db.Name
 	key := strings.ToLower(ref.String())
 	if rel, ok := st.tables[key]; ok {
+		return rel, ref, nil
+	}
+	if ref.Is("sys", "dm_exec_sessions") {
+		rel := st.execSessions()
+		st.tables[key] = rel
 		return rel, ref, nil
 	}
 	rel, err := st.sess.eng.backend.Table(st.ctx, &st.sess.info, ref)
@@ -864,4 +893,45 @@ func BindParams(decl string, names []string, vals []Value) ([]Param, error) {
 		}
 	}
 	return params, nil
+}
+
+// SysDmExecSessions is the documented subset of sys.dm_exec_sessions ([SQLD]
+// sys-dm-exec-sessions-transact-sql.md) that the engine answers itself from its open sessions, so
+// that a client can find the sessions using a database before KILL. Every login sees every session
+// (the monitoring login holds VIEW SERVER STATE, SQLSERVER.md §8 Q14).
+var SysDmExecSessions = &TableDef{Schema: "sys", Name: "dm_exec_sessions", Source: "sys-dm-exec-sessions-transact-sql.md", Columns: []Column{
+	col("session_id", TypeSmallInt), col("login_time", TypeDateTime), col("host_name", NVarChar(128)),
+	col("program_name", NVarChar(128)), col("login_name", NVarChar(128)), col("status", NVarChar(30)),
+	col("database_id", TypeSmallInt), col("is_user_process", TypeBit),
+}}
+
+func (st *stmtCtx) execSessions() *Relation {
+	e := st.sess.eng
+	e.mu.Lock()
+	live := make([]liveSession, 0, len(e.sessions))
+	for _, l := range e.sessions {
+		live = append(live, l)
+	}
+	e.mu.Unlock()
+	sort.Slice(live, func(i, j int) bool { return live[i].info.SPID < live[j].info.SPID })
+	rel := SysDmExecSessions.Relation()
+	for _, l := range live {
+		row := SysDmExecSessions.NewRow()
+		SysDmExecSessions.Set(row, "session_id", SmallInt(int16(l.info.SPID)))
+		SysDmExecSessions.Set(row, "login_time", DateTime(l.loginTime))
+		SysDmExecSessions.Set(row, "host_name", NStr(l.info.HostName))
+		SysDmExecSessions.Set(row, "program_name", NStr(l.info.AppName))
+		SysDmExecSessions.Set(row, "login_name", NStr(l.info.Login))
+		status := "sleeping"
+		if l.info.SPID == st.sess.info.SPID {
+			status = "running"
+		}
+		SysDmExecSessions.Set(row, "status", NStr(status))
+		if db := st.findDB(l.info.Database); db != nil {
+			SysDmExecSessions.Set(row, "database_id", SmallInt(int16(db.ID)))
+		}
+		SysDmExecSessions.Set(row, "is_user_process", Bit(true))
+		rel.Rows = append(rel.Rows, row)
+	}
+	return rel
 }
