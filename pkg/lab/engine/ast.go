@@ -55,6 +55,8 @@ type SelectStmt struct {
 	GroupBy  []Expr
 	Having   Expr
 	OrderBy  []OrderItem // for a UNION, the ORDER BY of the whole union (on its first member)
+	Offset   Expr        // ORDER BY … OFFSET n ROWS (nil without)
+	Fetch    Expr        // … FETCH FIRST|NEXT n ROWS ONLY (nil without)
 	// Union is the next member of `… UNION [ALL] …`; UnionAll says whether ALL was written.
 	Union    *SelectStmt
 	UnionAll bool

@@ -820,3 +820,27 @@ func TestExecSessions(t *testing.T) {
 		t.Errorf("after close: %s sessions", got)
 	}
 }
+
+func TestOffsetFetch(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	rs := one(t, s, "SELECT id FROM mgc.dbo.messages ORDER BY id DESC OFFSET 10 ROWS FETCH NEXT 5 ROWS ONLY")
+	if len(rs.Rows) != 5 || rs.Rows[0][0].Text() != "40" || rs.Rows[4][0].Text() != "36" {
+		t.Errorf("offset/fetch: %v", rs.Rows)
+	}
+	rs = one(t, s, "SELECT id FROM mgc.dbo.messages ORDER BY id OFFSET 48 ROWS")
+	if len(rs.Rows) != 2 {
+		t.Errorf("offset only: %d rows", len(rs.Rows))
+	}
+	if rs := one(t, s, "SELECT id FROM mgc.dbo.messages ORDER BY id OFFSET 100 ROWS FETCH FIRST 1 ROW ONLY"); len(rs.Rows) != 0 {
+		t.Errorf("offset past the end: %d rows", len(rs.Rows))
+	}
+	for sql, num := range map[string]int32{
+		"SELECT TOP (1) id FROM mgc.dbo.messages ORDER BY id OFFSET 1 ROWS": 10741,
+		"SELECT id FROM mgc.dbo.messages ORDER BY id OFFSET -1 ROWS":        10742,
+		"SELECT id FROM mgc.dbo.messages OFFSET 1 ROWS":                     156,
+	} {
+		if got := errNumbers(run(t, s, sql)); len(got) != 1 || got[0] != num {
+			t.Errorf("%s: %v, want %d", sql, got, num)
+		}
+	}
+}

@@ -20,7 +20,7 @@ var reserved = map[string]bool{
 	"RIGHT": true, "ROLLBACK": true, "SELECT": true, "SET": true, "TABLE": true, "THEN": true, "TO": true,
 	"TOP": true, "TRAN": true, "TRANSACTION": true, "UNION": true, "UPDATE": true, "USE": true,
 	"VALUES": true, "WAITFOR": true, "WHEN": true, "WHERE": true, "WHILE": true, "WITH": true, "OPTION": true,
-	"FOR": true, "COLLATE": true,
+	"FOR": true, "COLLATE": true, "OFFSET": true, "FETCH": true,
 }
 
 // maxDepth bounds expression nesting so hostile input cannot exhaust the stack.
@@ -660,6 +660,31 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 			s.OrderBy = append(s.OrderBy, item)
 			if !p.acceptOp(",") {
 				break
+			}
+		}
+		if p.acceptKw("OFFSET") {
+			if s.Offset, err = p.additive(); err != nil {
+				return nil, err
+			}
+			if !p.acceptKw("ROWS") && !p.acceptKw("ROW") {
+				return nil, p.errHere()
+			}
+			if p.acceptKw("FETCH") {
+				if !p.acceptKw("FIRST") && !p.acceptKw("NEXT") {
+					return nil, p.errHere()
+				}
+				if s.Fetch, err = p.additive(); err != nil {
+					return nil, err
+				}
+				if !p.acceptKw("ROWS") && !p.acceptKw("ROW") {
+					return nil, p.errHere()
+				}
+				if err := p.expectKw("ONLY"); err != nil {
+					return nil, err
+				}
+			}
+			if s.Top != nil {
+				return nil, NewError(10741, 15, 1, "A TOP can not be used in the same query or sub-query as a OFFSET.")
 			}
 		}
 	}

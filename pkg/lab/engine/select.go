@@ -27,6 +27,8 @@ type selectPlan struct {
 	order     []orderKey
 	distinct  bool
 	top       *cexpr
+	offset    *cexpr
+	fetch     *cexpr
 	noFrom    bool
 	st        *stmtCtx
 	rawTypes  []Type        // output types before an untyped NULL became int (for UNION typing)
@@ -241,13 +243,36 @@ func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, erro
 		}
 		p.order = append(p.order, k)
 	}
+	tc := &compiler{st: st, sc: parent}
 	if s.Top != nil {
-		tc := &compiler{st: st, sc: parent}
 		if p.top, err = tc.compile(s.Top); err != nil {
 			return nil, err
 		}
 	}
+	if s.Offset != nil {
+		if p.offset, err = tc.compile(s.Offset); err != nil {
+			return nil, err
+		}
+	}
+	if s.Fetch != nil {
+		if p.fetch, err = tc.compile(s.Fetch); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
+}
+
+// rowCount evaluates a TOP/OFFSET/FETCH count: a non-negative integer.
+func (p *selectPlan) rowCount(x *cexpr, outer *env, what string) (int64, error) {
+	v, err := x.eval(&env{ctx: p.st.ctx, st: p.st, outer: outer})
+	if err != nil {
+		return 0, err
+	}
+	n, err := Convert(v, TypeBigInt)
+	if err != nil || n.Null || n.i < 0 {
+		return 0, NewError(10742, 16, 1, "The %s clause has an invalid value.", what)
+	}
+	return n.i, nil
 }
 
 // resolveLocal finds the row position of a column reference in this select's own sources.
@@ -747,6 +772,22 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 		})
 		if sortErr != nil {
 			return nil, sortErr
+		}
+	}
+	if p.offset != nil {
+		n, err := p.rowCount(p.offset, outer, "offset specified in a OFFSET")
+		if err != nil {
+			return nil, err
+		}
+		out = out[min(n, int64(len(out))):]
+	}
+	if p.fetch != nil {
+		n, err := p.rowCount(p.fetch, outer, "number of rows provided for a FETCH")
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(out)) > n {
+			out = out[:n]
 		}
 	}
 	if p.top != nil {
