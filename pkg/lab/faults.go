@@ -348,6 +348,9 @@ func (t *Topology) applyFaults() {
 		}
 	}
 	for _, i := range t.instances {
+		if !before[i] && i.up() {
+			t.restarted(i)
+		}
 		if before[i] && !i.up() {
 			i.killAll()
 			for _, j := range i.jobs {

@@ -181,7 +181,19 @@ func (t *Topology) disconnectedSide(s *MirrorSession, d *Database) {
 	switch side.role {
 	case RolePrincipal:
 		// Without a witness the principal keeps serving ("running exposed", §8 Q13);
-		// with one it needs the witness for quorum.
+		// with one it needs the witness for quorum. The witness remembers the role
+		// sequence: a principal that reaches the witness after the mirror took over
+		// learns it was replaced and becomes the mirror.
+		if witnessOK {
+			if o := s.partnerOf(d.inst).db(s.db); o != nil && o.mir != nil && o.mir.s == s &&
+				o.mir.role == RolePrincipal && o.mir.roleSeq > side.roleSeq {
+				side.role, side.roleSeq = RoleMirror, o.mir.roleSeq
+				t.becomeMirror(d)
+				side.quorum = true
+				t.log.Info("lab_mirroring_demoted_by_witness", zap.String("database", d.name), zap.String("instance", d.inst.name))
+				return
+			}
+		}
 		side.quorum = s.witness == nil || witnessOK
 	case RoleMirror:
 		// Automatic failover (§1.5): high safety with a witness, synchronized when
@@ -374,4 +386,19 @@ func (sess *Session) SetPartner(db, option string, arg int) error {
 // are in LSN order).
 func (d *Database) firstRowAt(lsn LSN) int {
 	return sort.Search(len(d.rows), func(i int) bool { return d.rows[i].LSN.Cmp(lsn) >= 0 })
+}
+
+// restarted is called when an instance comes back: until its first exchange with
+// a partner or the witness, a mirrored database with a witness has no quorum.
+func (t *Topology) restarted(i *Instance) {
+	for _, d := range i.dbs {
+		if d.mir == nil || d.mir.removed {
+			continue
+		}
+		d.mir.state = MirrorDisconnected
+		d.mir.lostAt = time.Time{}
+		if d.mir.s.witness != nil {
+			d.mir.quorum = false
+		}
+	}
 }

@@ -77,10 +77,14 @@ func (t *Topology) presence(name string, alive bool, reach map[string]bool) ([]s
 			inst.killAll()
 		}
 	}
+	wasUp := inst.up()
 	if inst.alive != alive {
 		t.notify()
 	}
 	inst.alive = alive
+	if !wasUp && inst.up() {
+		t.restarted(inst)
+	}
 	if reach != nil {
 		inst.reach = map[string]bool{}
 		for k, v := range reach {
