@@ -125,3 +125,29 @@ func TestTCPSkewAndJobs(t *testing.T) {
 	_, err = sec.ExecContext(ctx, "EXEC msdb.dbo.sp_stop_job @job_name = N'LSCopy_SQLA1_mgc'")
 	wantSQLErr(t, err, 22022)
 }
+
+func TestTCPProcedureByRPC(t *testing.T) {
+	f := startTCP(t, func(c *Config) { c.Databases = []string{"mgc"} })
+	ctx := ctx5(t)
+	sec := f.sa("secondary")
+	var id string
+	if err := sec.QueryRowContext(ctx, `SELECT CAST(copy_job_id AS nvarchar(36)) FROM msdb.dbo.log_shipping_secondary`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	// go-mssqldb sends a bare procedure name as an RPC call by name.
+	if _, err := sec.ExecContext(ctx, "msdb.dbo.sp_update_job", sql.Named("job_id", id), sql.Named("enabled", 0)); err != nil {
+		t.Fatalf("sp_update_job by RPC: %v", err)
+	}
+	var enabled int
+	if err := sec.QueryRowContext(ctx, `SELECT enabled FROM msdb.dbo.sysjobs WHERE CAST(job_id AS nvarchar(36)) = @p1`, id).Scan(&enabled); err != nil || enabled != 0 {
+		t.Fatalf("enabled = %d, %v", enabled, err)
+	}
+	_, err := sec.ExecContext(ctx, "msdb.dbo.sp_start_job", sql.Named("job_name", "nope"))
+	wantSQLErr(t, err, 14262)
+	// The monitoring login sees the principal's full mirroring row (Q14, row 1).
+	var role sql.NullString
+	if err := f.db("principal", "sqldr_monitor", "Mon-Passw0rd!").QueryRowContext(ctx,
+		`SELECT mirroring_role_desc FROM sys.database_mirroring WHERE database_id = DB_ID(N'mgc')`).Scan(&role); err != nil || role.String != "PRINCIPAL" {
+		t.Fatalf("monitor on the principal: %v %v", role, err)
+	}
+}
