@@ -844,3 +844,15 @@ func TestOffsetFetch(t *testing.T) {
 		}
 	}
 }
+
+func TestMalformedBackendRowsAreAnErrorNotAPanic(t *testing.T) {
+	s, b := newTestSession(t, true)
+	b.DefineTable(TableName{Database: "mgc", Schema: "dbo", Name: "bad"}, []Column{{Name: "a", Type: TypeInt}, {Name: "b", Type: TypeInt}})
+	b.mu.Lock()
+	b.tables[staticKey("mgc", "dbo", "bad")].Rows = [][]Value{{Int(1)}}
+	b.mu.Unlock()
+	r := run(t, s, "SELECT * FROM mgc.dbo.bad")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 50000 {
+		t.Errorf("malformed backend row: %v", got)
+	}
+}

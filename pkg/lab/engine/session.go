@@ -232,6 +232,14 @@ func (st *stmtCtx) table(o ObjectName) (*Relation, TableName, error) {
 		}
 		return nil, ref, fmt.Errorf("read %s: %w", ref, err)
 	}
+	if rel == nil {
+		return nil, ref, fmt.Errorf("read %s: the backend returned no relation", ref)
+	}
+	for i, r := range rel.Rows {
+		if len(r) != len(rel.Columns) {
+			return nil, ref, fmt.Errorf("read %s: backend row %d has %d values for %d columns", ref, i, len(r), len(rel.Columns))
+		}
+	}
 	st.tables[key] = rel
 	return rel, ref, nil
 }
