@@ -733,6 +733,13 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 	if res == nil {
 		res = &EffectResult{RowsAffected: -1}
 	}
+	for k, rs := range res.ResultSets {
+		for i, r := range rs.Rows {
+			if len(r) != len(rs.Columns) {
+				return fmt.Errorf("backend result set %d row %d has %d values for %d columns", k, i, len(r), len(rs.Columns))
+			}
+		}
+	}
 	for _, m := range res.Messages {
 		if err := out.Message(m); err != nil {
 			return wrapOut(err)
