@@ -3,6 +3,7 @@ package runbook
 import (
 	"context"
 	"database/sql"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -166,4 +167,28 @@ func (c *counting) count(prefix string) int {
 		}
 	}
 	return n
+}
+
+// waitRefused waits (bounded) until the instances' listeners refuse
+// connections: the lab closes them asynchronously after a fault.
+func (h *harness) waitRefused(names ...string) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range names {
+		srv, err := h.lab.Server(n)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for {
+			c, err := net.DialTimeout("tcp", srv.Addr(), 100*time.Millisecond)
+			if err != nil {
+				break
+			}
+			_ = c.Close()
+			if time.Now().After(deadline) {
+				h.t.Fatalf("%s still accepts connections", n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
 }

@@ -13,7 +13,35 @@
 // from the postcondition alone. Databases outside the failover group are never
 // restored, recovered or fenced.
 //
-// All T-SQL the runbook sends is in sql.go.
+// All T-SQL the runbook sends is in sql.go, each statement citing the
+// SQLSERVER.md section it follows. Where the documentation is silent the
+// executor takes the conservative reading:
+//
+//   - The share is listed with xp_dirtree (undocumented; what dbatools uses).
+//     An empty listing means "unreachable": the final copy is skipped and the
+//     step says so; a copy job that runs and fails fails the step (the plan's
+//     data-loss estimate assumed the copy).
+//   - The final restore restores the copied files explicitly, in FirstLSN
+//     order (RESTORE HEADERONLY), those whose LastLSN is past the database's
+//     redo_start_lsn; files whose names sort before the restore job's
+//     last_restored_file are not read (log-shipping names embed the backup
+//     time). 4326 (already applied, e.g. by a scheduled restore run) is
+//     skipped; 4305 (gap) and 4330 (fork) stop with a diagnosis.
+//   - A STANDBY database with files to restore is first set SINGLE_USER WITH
+//     ROLLBACK IMMEDIATE and restored WITH NORECOVERY (it leaves STANDBY then);
+//     the recover step ends STANDBY sessions the same way, retrying once if a
+//     reader takes the single session back (3101), and returns the database to
+//     MULTI_USER.
+//   - A database found recovered when the final restore is checked is an
+//     error, never "done": the executor did not recover it.
+//   - Undo re-enables only the jobs the recorded configuration shows enabled
+//     before the runbook, and refuses once a database of the group is
+//     recovered.
+//   - A fence touches only databases of the group, leaves the mirroring
+//     session first (SET PARTNER OFF), then applies the method.
+//   - Hooks that exited 0 are journaled and not run again for the same plan;
+//     a crash between a hook's exit and its record runs it again, so hooks
+//     must be idempotent.
 package runbook
 
 import (

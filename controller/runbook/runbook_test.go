@@ -67,7 +67,7 @@ func newEnv(t testing.TB, o envOption) *env {
 			role = probes.RoleSecondary
 		}
 		targets = append(targets, probes.Target{Name: inst.Name(), Site: probes.Site(inst.Site()), Role: role, DSNFile: f,
-			ConnectTimeout: time.Second, QueryTimeout: 2 * time.Second})
+			ConnectTimeout: 5 * time.Second, QueryTimeout: 10 * time.Second})
 		e.conns[inst.Name()] = &counting{db: h.dbs[inst.Name()]}
 	}
 	p, err := probes.New(zaptest.NewLogger(t), probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"}}, clock.RealClock{})
@@ -137,6 +137,7 @@ func (e *env) shipThenLoseSiteA() {
 	e.h.advance(2 * time.Minute)
 	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
 	e.h.advance(5 * time.Second)
+	e.h.waitRefused("SQLA1", "SQLA2")
 }
 
 func (e *env) req(kind controller.ActionKind, s controller.Step) Request {

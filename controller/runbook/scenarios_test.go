@@ -49,6 +49,7 @@ func TestBrokenChainStopsBeforeRecovery(t *testing.T) {
 	e.h.advance(3 * time.Minute)
 	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
 	e.h.advance(5 * time.Second)
+	e.h.waitRefused("SQLA1", "SQLA2")
 
 	end := e.runUntil(controller.StepPostHooks)
 	if end.Step != controller.StepFinalRestore || end.Outcome != controller.OutcomeFailed {
@@ -401,12 +402,15 @@ func TestCrashAndResume(t *testing.T) {
 				return false
 			}
 			for _, s := range controller.Runbook {
-				_, err := e.exec(e.req(controller.ActionRunStep, s))
+				res, err := e.exec(e.req(controller.ActionRunStep, s))
 				if errors.Is(err, ErrInterrupted) {
 					break
 				}
 				if err != nil {
 					t.Fatal(err)
+				}
+				if end := res[len(res)-1]; end.Outcome != controller.OutcomeDone {
+					t.Fatalf("step %s before the crash: %s %s", s, end.Outcome, end.Err)
 				}
 			}
 			if !crashed {
@@ -523,6 +527,7 @@ func TestForkMismatchStopsBeforeRecovery(t *testing.T) {
 	e.h.advance(4 * time.Minute)
 	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
 	e.h.advance(5 * time.Second)
+	e.h.waitRefused("SQLA1", "SQLA2")
 
 	end := e.runUntil(controller.StepPostHooks)
 	if end.Step != controller.StepFinalRestore || end.Outcome != controller.OutcomeFailed {
@@ -552,8 +557,12 @@ func TestShutdownLeavesTheStepToBeChecked(t *testing.T) {
 		_, err := e.ex.Execute(ctx, e.req(controller.ActionRunStep, controller.StepFinalCopy))
 		done <- err
 	}()
+	cfg, err := readSecondary(context.Background(), e.h.dbs["SQLB1"], "mgc")
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for e.sent("EXEC msdb.dbo.sp_start_job") == 0 {
+	for !e.h.inst("SQLB1").JobRunning(cfg.CopyJob.Name) {
 		if time.Now().After(deadline) {
 			t.Fatal("the final copy did not start the copy job")
 		}
@@ -600,6 +609,7 @@ func TestStandbyReaderWithNothingLeftToRestore(t *testing.T) {
 	e.h.advance(4 * time.Minute)
 	e.h.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
 	e.h.advance(3 * time.Minute) // the secondary's jobs catch up with the share
+	e.h.waitRefused("SQLA1", "SQLA2")
 	srv, err := e.h.lab.Server("SQLB1")
 	if err != nil {
 		t.Fatal(err)
