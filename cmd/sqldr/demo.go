@@ -109,6 +109,10 @@ func startDemoWorld(log *zap.Logger, dir string, o demoOptions) (_ *demoWorld, e
 	saPassword, monPassword := "Demo-"+randomHex(8)+"!a1", "Mon-"+randomHex(8)+"!a1"
 	lcfg := lab.DefaultConfig()
 	lcfg.Start = o.start
+	// Every backupset row carries its time zone here: with time_zone 127 rows (the lab's default
+	// trap, covered by the probes' and the controller's tests) the window is unknown whenever the
+	// newest restorable backup is one of them, and the story would stop at an approval in auto mode.
+	lcfg.UnknownTimeZoneEvery = 0
 	if o.labConfig != nil {
 		o.labConfig(&lcfg)
 	}
