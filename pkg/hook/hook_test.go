@@ -96,13 +96,13 @@ func TestRunNonZeroExitNamesHookAndCode(t *testing.T) {
 func TestRunTimeoutKillsProcessGroup(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child.pid")
 	r := NewRunner(zaptest.NewLogger(t), Options{})
-	_, err := r.Run(context.Background(), Spec{Name: "slow", Command: script(t, "hang.sh"), Args: []string{pidFile}, Timeout: 300 * time.Millisecond},
+	_, err := r.Run(context.Background(), Spec{Name: "slow", Command: script(t, "hang.sh"), Args: []string{pidFile}, Timeout: time.Second},
 		Context{Event: EventFence})
 	var herr *Error
 	if !errors.As(err, &herr) || !herr.TimedOut {
 		t.Fatalf("want a timeout error, got %v", err)
 	}
-	if !strings.Contains(err.Error(), `hook "slow"`) || !strings.Contains(err.Error(), "timed out after 300ms") {
+	if !strings.Contains(err.Error(), `hook "slow"`) || !strings.Contains(err.Error(), "timed out after 1s") {
 		t.Fatalf("message %q", err.Error())
 	}
 	b, rerr := os.ReadFile(pidFile)
