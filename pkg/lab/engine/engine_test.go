@@ -856,3 +856,14 @@ func TestMalformedBackendRowsAreAnErrorNotAPanic(t *testing.T) {
 		t.Errorf("malformed backend row: %v", got)
 	}
 }
+
+func TestMalformedEffectResult(t *testing.T) {
+	s, b := newTestSession(t, true)
+	b.HandleProc("sp_bad", func(context.Context, *SessionInfo, *ExecStmt) (*EffectResult, error) {
+		return &EffectResult{ResultSets: []*ResultSet{{Columns: []Column{{Name: "a", Type: TypeInt}}, Rows: [][]Value{{}}}}}, nil
+	})
+	r := run(t, s, "EXEC sp_bad; SELECT 1")
+	if got := errNumbers(r); len(got) != 1 || got[0] != 50000 || len(r.Results) != 1 || len(r.Statuses) != 1 || r.Statuses[0] != 1 {
+		t.Errorf("malformed effect result: errors %v results %d statuses %v", got, len(r.Results), r.Statuses)
+	}
+}

@@ -710,6 +710,9 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 		}
 	}
 	res, err := s.eng.backend.Execute(st.ctx, &s.info, eff)
+	if err == nil && res != nil {
+		err = checkResultSets(res.ResultSets)
+	}
 	if err != nil {
 		if st.ctx.Err() != nil {
 			return st.ctx.Err()
@@ -733,13 +736,7 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 	if res == nil {
 		res = &EffectResult{RowsAffected: -1}
 	}
-	for k, rs := range res.ResultSets {
-		for i, r := range rs.Rows {
-			if len(r) != len(rs.Columns) {
-				return fmt.Errorf("backend result set %d row %d has %d values for %d columns", k, i, len(r), len(rs.Columns))
-			}
-		}
-	}
+
 	for _, m := range res.Messages {
 		if err := out.Message(m); err != nil {
 			return wrapOut(err)
@@ -949,4 +946,16 @@ func (st *stmtCtx) execSessions() *Relation {
 		rel.Rows = append(rel.Rows, row)
 	}
 	return rel
+}
+
+// checkResultSets rejects result sets from a backend whose rows do not match their columns.
+func checkResultSets(sets []*ResultSet) error {
+	for k, rs := range sets {
+		for i, r := range rs.Rows {
+			if len(r) != len(rs.Columns) {
+				return fmt.Errorf("backend result set %d row %d has %d values for %d columns", k, i, len(r), len(rs.Columns))
+			}
+		}
+	}
+	return nil
 }
