@@ -45,6 +45,7 @@ const (
 	DefaultMaxDataLoss     = 5 * time.Minute
 	DefaultCooldown        = time.Hour
 	DefaultApprovalTTL     = 15 * time.Minute
+	DefaultHistorySize     = 100
 	DefaultConnectTimeout  = 5 * time.Second
 	DefaultQueryTimeout    = 10 * time.Second
 	DefaultObserverTimeout = 5 * time.Second
@@ -116,6 +117,8 @@ type Config struct {
 	Cooldown time.Duration
 	// ApprovalTTL is how long an approval file stays valid (`approval_ttl`, default 15m).
 	ApprovalTTL time.Duration
+	// HistorySize bounds the recent transitions kept for /status (`history_size`, default 100).
+	HistorySize int
 	// Instances are the SQL Server instances, in file order.
 	Instances []Instance
 	// Observers are the third-site observers.
@@ -440,6 +443,13 @@ func (f *file) validate() (*Config, error) {
 	}
 	if !groupPattern.MatchString(c.Group) {
 		p.add("group", "%q must be 1 to 64 letters, digits, _ or - (it is part of plan IDs)", c.Group)
+	}
+	c.HistorySize = DefaultHistorySize
+	if f.HistorySize != nil {
+		c.HistorySize = *f.HistorySize
+		if c.HistorySize < 1 || c.HistorySize > 10000 {
+			p.add("history_size", "%d is outside 1…10000", c.HistorySize)
+		}
 	}
 	if f.MinFailedProbes != nil {
 		c.MinFailedProbes = *f.MinFailedProbes

@@ -25,6 +25,7 @@ func TestBadFiles(t *testing.T) {
 			`state_dir: "var/lib/sqldr" must be an absolute path`,
 			`mode: "yolo" is not monitor, approval or auto`,
 			`group: "mgc group" must be 1 to 64 letters, digits, _ or - (it is part of plan IDs)`,
+			"history_size: 0 is outside 1…10000",
 			"min_failed_probes: 0 must be at least 1",
 			`databases[1]: "MGC" is already listed as databases[0]`,
 			`databases[2]: "master" is a system database`,
@@ -92,7 +93,7 @@ func TestMinimalDefaults(t *testing.T) {
 	want := &Config{
 		StateDir: "/var/lib/sqldr", HTTP: HTTP{Listen: "127.0.0.1:9724"}, Interval: 15 * time.Second, Mode: "approval",
 		Group: "mgc", Databases: []string{"mgc"}, ConfirmAfter: time.Minute, MinFailedProbes: 3, MaxDataLoss: 5 * time.Minute,
-		Cooldown: time.Hour, ApprovalTTL: 15 * time.Minute,
+		Cooldown: time.Hour, ApprovalTTL: 15 * time.Minute, HistorySize: 100,
 		Instances: []Instance{
 			{Name: "SQLA1", Site: "A", Role: "partner", DSNEnv: "SQLDR_DSN_A1", ConnectTimeout: 5 * time.Second, QueryTimeout: 10 * time.Second},
 			{Name: "SQLB1", Site: "B", Role: "secondary", DSNFile: "/etc/sqldr/b1.dsn", ConnectTimeout: 5 * time.Second, QueryTimeout: 10 * time.Second},

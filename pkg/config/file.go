@@ -20,6 +20,7 @@ type file struct {
 	MaxDataLoss        *string          `yaml:"max_data_loss"`
 	Cooldown           *string          `yaml:"cooldown"`
 	ApprovalTTL        *string          `yaml:"approval_ttl"`
+	HistorySize        *int             `yaml:"history_size"`
 	Instances          []fileInstance   `yaml:"instances"`
 	Observers          *fileObservers   `yaml:"observers"`
 	Signals            *fileSignals     `yaml:"signals"`
