@@ -638,3 +638,71 @@ func TestStandbyReaderWithNothingLeftToRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTwoDatabaseGroup: every database of the group is restored before any
+// is recovered, and a crash between the two recoveries resumes with the
+// first reported recovered and the second recovered once.
+func TestTwoDatabaseGroup(t *testing.T) {
+	both := []string{"mgc", "mgccomp"}
+	e := newEnv(t, envOption{opts: func(o *Options, _ *env) { o.Databases = both }})
+	e.plan.Databases = both
+	e.shipThenLoseSiteA()
+	crashed := false
+	e.ex.interrupt = func(s controller.Step, where string) bool {
+		if !crashed && s == controller.StepRecover && where == "statement 1" {
+			crashed = true
+			return true
+		}
+		return false
+	}
+	req := func(kind controller.ActionKind, s controller.Step) Request {
+		r := e.req(kind, s)
+		r.Action.Databases = both
+		return r
+	}
+	for _, s := range controller.Runbook {
+		res, err := e.exec(req(controller.ActionRunStep, s))
+		if errors.Is(err, ErrInterrupted) {
+			break
+		}
+		if err != nil || res[len(res)-1].Outcome != controller.OutcomeDone {
+			t.Fatalf("step %s: %+v %v", s, res, err)
+		}
+	}
+	if !crashed {
+		t.Fatal("no crash")
+	}
+	e.open()
+	res, err := e.exec(req(controller.ActionCheckStep, controller.StepRecover))
+	if err != nil || res[0].Outcome != controller.OutcomeCheckedNotDone || !slices.Equal(res[0].Recovered, []string{"mgc"}) {
+		t.Fatalf("check after the crash: %+v %v", res, err)
+	}
+	for _, s := range []controller.Step{controller.StepRecover, controller.StepPostHooks} {
+		if res, err := e.exec(req(controller.ActionRunStep, s)); err != nil || res[len(res)-1].Outcome != controller.OutcomeDone {
+			t.Fatalf("step %s: %+v %v", s, res, err)
+		} else if s == controller.StepRecover && !slices.Equal(res[len(res)-1].Recovered, both) {
+			t.Fatalf("recovered %v", res[len(res)-1].Recovered)
+		}
+	}
+	for _, db := range both {
+		if err := e.h.insert("SQLB1", db); err != nil {
+			t.Fatalf("%s: %v", db, err)
+		}
+		if n := e.sent(sqlRecover(db)); n != 1 {
+			t.Fatalf("%d recoveries of %s", n, db)
+		}
+	}
+	// Order: no RESTORE LOG after the first RESTORE DATABASE.
+	sent := e.conns["SQLB1"].sent
+	first := slices.IndexFunc(sent, func(q string) bool { return strings.HasPrefix(q, "RESTORE DATABASE") })
+	for _, q := range sent[first:] {
+		if strings.HasPrefix(q, "RESTORE LOG") {
+			t.Fatalf("a log was restored after a recovery: %s", q)
+		}
+	}
+	for _, db := range both {
+		if !slices.ContainsFunc(sent[:first], func(q string) bool { return strings.HasPrefix(q, "RESTORE LOG "+quoteName(db)) }) {
+			t.Fatalf("no log restored into %s before the recoveries", db)
+		}
+	}
+}
