@@ -189,6 +189,17 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 			return nil, engine.NewError(201, 16, 4, "Procedure or function 'sp_delete_log_shipping_secondary_database' expects parameter '@secondary_database', which was not supplied.")
 		}
 		return res, toEngine(sess.DeleteLogShippingSecondaryDatabase(db))
+	case "sp_dbmmonitorresults":
+		db, ok := argString(e, "database_name", 0)
+		if !ok {
+			return nil, engine.NewError(201, 16, 4, "Procedure or function 'sp_dbmmonitorresults' expects parameter '@database_name', which was not supplied.")
+		}
+		m, err := sess.MirroringMonitor(db)
+		if err != nil {
+			return nil, toEngine(err)
+		}
+		res.ResultSets = []*engine.ResultSet{dbmMonitor(m)}
+		return res, nil
 	case "xp_dirtree":
 		dir, ok := argString(e, "", 0)
 		if !ok {
@@ -225,4 +236,27 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 		return res, nil
 	}
 	return nil, engine.ErrProcNotFound(e.Proc.String())
+}
+
+// dbmMonitor renders sp_dbmmonitorresults' documented columns.
+func dbmMonitor(m MonitorResult) *engine.ResultSet {
+	names := []string{"database_name", "role", "mirroring_state", "witness_status", "log_generation_rate", "unsent_log",
+		"send_rate", "unrestored_log", "recovery_rate", "transaction_delay", "transactions_per_sec", "average_delay",
+		"time_recorded", "time_behind", "local_time"}
+	cols := make([]engine.Column, len(names))
+	for k, n := range names {
+		t := engine.TypeInt
+		switch {
+		case k == 0:
+			t = engine.TypeSysname
+		case k >= 12:
+			t = engine.TypeDateTime
+		}
+		cols[k] = engine.Column{Name: n, Type: t, Nullable: true}
+	}
+	row := []engine.Value{engine.Sysname(m.Database), engine.Int(int32(m.Role)), engine.Int(int32(m.State)),
+		engine.Int(int32(m.WitnessStatus)), engine.Int(m.TransactionsSec), engine.Int(m.UnsentLogKB),
+		engine.Int(m.TransactionsSec), engine.Int(0), engine.Int(m.TransactionsSec), engine.Int(0),
+		engine.Int(m.TransactionsSec), engine.Int(0), dt(m.TimeRecorded), dt(m.TimeBehind), dt(m.LocalTime)}
+	return &engine.ResultSet{Columns: cols, Rows: [][]engine.Value{row}}
 }

@@ -3,6 +3,7 @@ package lab
 import (
 	"sort"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -508,4 +509,55 @@ func (i *Instance) Kill(login Login, spid int32) error {
 	}
 	i.kill(s)
 	return nil
+}
+
+// MonitorResult is one row of msdb.dbo.sp_dbmmonitorresults (SQLSERVER.md §1.3).
+// The lab counts 1 KB of log per inserted row.
+type MonitorResult struct {
+	Database        string
+	Role            MirrorRole
+	State           MirrorState
+	WitnessStatus   uint8
+	UnsentLogKB     int32
+	TransactionsSec int32
+	TimeRecorded    time.Time
+	TimeBehind      time.Time
+	LocalTime       time.Time
+}
+
+// MirroringMonitor runs sp_dbmmonitorresults @database_name, 0 (the latest row).
+// It needs sysadmin (the dbm_monitor role is not simulated).
+func (s *Session) MirroringMonitor(db string) (MonitorResult, error) {
+	i := s.inst
+	t := i.topo
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.syncLocked()
+	if !s.login.Sysadmin {
+		return MonitorResult{}, Errors{errExecutePermission("sp_dbmmonitorresults", "msdb")}
+	}
+	d := i.db(db)
+	if d == nil {
+		return MonitorResult{}, Errors{errDBNotExist(db)}
+	}
+	if !d.inMirroring() {
+		return MonitorResult{}, Errors{sqlErr(32039, 16, 1, "The database '%s' is not configured for database mirroring.", d.name)}
+	}
+	now := i.localNow()
+	r := MonitorResult{Database: d.name, Role: d.mir.role, State: d.mir.state, TimeRecorded: now, TimeBehind: now, LocalTime: now,
+		TransactionsSec: int32(t.cfg.WorkloadRate)}
+	if s := d.mir.s; s.witness != nil {
+		r.WitnessStatus = 2
+		if t.reachable(i, s.witness) {
+			r.WitnessStatus = 1
+		}
+	}
+	if d.mir.role == RolePrincipal {
+		k := d.firstRowAt(d.mir.failoverLSN)
+		r.UnsentLogKB = int32(len(d.rows) - k)
+		if k < len(d.rows) {
+			r.TimeBehind = d.rowTimes[k].Add(i.skew).In(i.loc)
+		}
+	}
+	return r, nil
 }

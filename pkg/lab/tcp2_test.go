@@ -151,3 +151,38 @@ func TestTCPProcedureByRPC(t *testing.T) {
 		t.Fatalf("monitor on the principal: %v %v", role, err)
 	}
 }
+
+func TestTCPMirroringMonitorResults(t *testing.T) {
+	f := startTCP(t, func(c *Config) { c.Databases = []string{"mgc"} })
+	f.advance(5 * time.Second)
+	ctx := ctx5(t)
+	p := f.sa("principal")
+	q := "USE msdb; EXEC sp_dbmmonitorresults N'mgc', 0, 1"
+	var (
+		name                                                    string
+		role, state, witness, genRate, unsent, send, unrestored int
+		recRate, delay, tps, avgDelay                           int
+		recorded, behind, local                                 time.Time
+	)
+	scan := func() {
+		t.Helper()
+		if err := p.QueryRowContext(ctx, q).Scan(&name, &role, &state, &witness, &genRate, &unsent, &send, &unrestored,
+			&recRate, &delay, &tps, &avgDelay, &recorded, &behind, &local); err != nil {
+			t.Fatalf("sp_dbmmonitorresults: %v", err)
+		}
+	}
+	scan()
+	if role != 1 || state != 4 || unsent != 0 || !behind.Equal(recorded) {
+		t.Fatalf("synchronized: role %d state %d unsent %d behind %v recorded %v", role, state, unsent, behind, recorded)
+	}
+	if _, err := f.lab.Topology().Inject(Fault{Kind: FaultDown, Target: "mirror"}); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(30 * time.Second)
+	scan()
+	if state != 1 || unsent < 25 || !behind.Before(recorded) || recorded.Sub(behind) < 25*time.Second {
+		t.Fatalf("mirror down: state %d unsent %d KB behind %v recorded %v", state, unsent, behind, recorded)
+	}
+	_, err := f.db("principal", "sqldr_monitor", "Mon-Passw0rd!").ExecContext(ctx, q)
+	wantSQLErr(t, err, 229)
+}
