@@ -430,6 +430,15 @@ func (e *Executor) pendingLogs(ctx context.Context, db DB, name string) ([]heade
 	if err != nil {
 		return nil, d, err
 	}
+	if s.CopyJob.Running {
+		// A scheduled copy run writes files that are incomplete until it ends.
+		if err := e.waitIdle(ctx, db, name, s.CopyJob); err != nil {
+			return nil, d, err
+		}
+		if s, err = readSecondary(ctx, db, name); err != nil {
+			return nil, d, err
+		}
+	}
 	files, err := logFiles(ctx, db, s.BackupDestinationDirectory)
 	if err != nil {
 		return nil, d, err
