@@ -867,3 +867,32 @@ func TestMalformedEffectResult(t *testing.T) {
 		t.Errorf("malformed effect result: errors %v results %d statuses %v", got, len(r.Results), r.Statuses)
 	}
 }
+
+func TestMessageLineNumbers(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	cases := []struct {
+		sql  string
+		line int32
+	}{
+		{"SELECT 1\nSELECT 2\nSELECT nosuch FROM sys.databases", 3},
+		{"SELECT 1;\n\n  SELECT 1 / 0", 3},
+		{"SELECT 1\nSELECT 2\nSELECT FROM WHERE", 3},
+		{"SELECT 1\n\nUSE nodb", 3},
+		{"IF 1 = 1\nBEGIN\n  SELECT 1\n  SELECT nosuch FROM sys.databases\nEND", 4},
+	}
+	for _, c := range cases {
+		r := run(t, s, c.sql)
+		errs := r.Errors()
+		if len(errs) != 1 || errs[0].Line != c.line {
+			t.Errorf("%q: errors %+v, want one on line %d", c.sql, errs, c.line)
+		}
+	}
+	r := run(t, s, "SELECT 1\nPRINT 'hello'")
+	if len(r.Messages) != 1 || r.Messages[0].Line != 2 || r.Messages[0].Message != "hello" {
+		t.Errorf("PRINT: %+v", r.Messages)
+	}
+	// shared message values are never modified
+	if errTooManyRows.Line != 0 {
+		t.Errorf("a shared message got a line: %d", errTooManyRows.Line)
+	}
+}

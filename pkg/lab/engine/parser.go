@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"math/big"
 	"strconv"
 	"strings"
@@ -30,27 +31,45 @@ type parser struct {
 	toks  []token
 	pos   int
 	depth int
+	lines map[Statement]int // statement → line it starts on (nil: not recorded)
 }
 
 // Parse parses a batch of T-SQL statements. A syntax error is returned as *Error (102, 156, 105…);
 // it never panics.
 func Parse(sql string) ([]Statement, error) {
+	stmts, _, err := parseBatch(sql)
+	return stmts, err
+}
+
+// parseBatch parses a batch and returns, beside the statements, the line each one starts on (for
+// the line number of its messages). A syntax error carries the line of the offending token.
+func parseBatch(sql string) ([]Statement, map[Statement]int, error) {
 	toks, err := lex(sql)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p := &parser{toks: toks}
+	p := &parser{toks: toks, lines: map[Statement]int{}}
 	var out []Statement
 	for {
 		for p.isOp(";") {
 			p.pos++
 		}
 		if p.peek().kind == tokEOF {
-			return out, nil
+			return out, p.lines, nil
 		}
 		st, err := p.statement()
 		if err != nil {
-			return nil, err
+			var e *Error
+			if errors.As(err, &e) && e.Line == 0 {
+				line := p.peek().line
+				if p.peek().kind == tokEOF && p.pos > 0 {
+					line = p.toks[p.pos-1].line
+				}
+				c := *e
+				c.Line = int32(line)
+				return nil, nil, &c
+			}
+			return nil, nil, err
 		}
 		out = append(out, st)
 	}
@@ -203,6 +222,15 @@ func (p *parser) objectName() (ObjectName, error) {
 }
 
 func (p *parser) statement() (Statement, error) {
+	line := p.peek().line
+	st, err := p.statementAt()
+	if err == nil && p.lines != nil {
+		p.lines[st] = line
+	}
+	return st, err
+}
+
+func (p *parser) statementAt() (Statement, error) {
 	t := p.peek()
 	if t.kind == tokOp && t.text == "(" {
 		// (SELECT …) as a statement

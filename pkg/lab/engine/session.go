@@ -91,6 +91,7 @@ type Session struct {
 	rowcount  int64
 	lastError int32
 	trancount int
+	lines     map[Statement]int // start line of each statement of the running batch
 }
 
 // NewSession starts a session for an authenticated login whose current database is info.Database.
@@ -259,17 +260,20 @@ func abortsBatch(num int32) bool {
 // to out. SQL errors are written to out as messages; the returned error is non-nil only when out
 // fails or ctx ends (the client sent an ATTENTION), in which case the batch stops at once.
 func (s *Session) Execute(ctx context.Context, sql string, params []Param, out Output) error {
-	stmts, err := Parse(sql)
+	stmts, lines, err := parseBatch(sql)
 	if err != nil {
-		return s.fail(out, err)
+		return s.fail(out, err, 1)
 	}
+	savedLines := s.lines
+	s.lines = lines
+	defer func() { s.lines = savedLines }()
 	if params != nil {
 		saved := s.vars
 		s.vars = map[string]*variable{}
 		for _, p := range params {
 			v, err := Convert(p.Value, p.Type)
 			if err != nil {
-				return s.fail(out, err)
+				return s.fail(out, err, 1)
 			}
 			s.vars[strings.ToLower(p.Name)] = &variable{t: p.Type, v: v}
 		}
@@ -328,7 +332,7 @@ func (s *Session) runList(ctx context.Context, stmts []Statement, out Output) (s
 		if len(msgs) == 1 && msgs[0].Number == 50000 {
 			s.eng.log.Warn("statement failed", zap.Error(serr), zap.Int("spid", s.info.SPID))
 		}
-		if werr := s.fail(out, serr); werr != nil {
+		if werr := s.fail(out, serr, s.lines[st]); werr != nil {
 			return true, werr
 		}
 		if abortsBatch(msgs[0].Number) {
@@ -360,21 +364,32 @@ func wrapOut(err error) error {
 	return outputError{err}
 }
 
-// fail writes a statement's error messages and its done.
-func (s *Session) fail(out Output, err error) error {
-	msgs := Messages(err)
-	for _, m := range msgs {
-		if m.Line == 0 {
-			m.Line = 1
-		}
+// fail writes a statement's error messages and its done. Messages without a line get the
+// statement's line (1 when unknown).
+func (s *Session) fail(out Output, err error, line int) error {
+	for _, m := range Messages(err) {
 		if !m.IsInfo() {
 			s.lastError = m.Number
 		}
-		if werr := out.Message(m); werr != nil {
+		if werr := out.Message(withLine(m, line)); werr != nil {
 			return werr
 		}
 	}
 	return out.Done(-1)
+}
+
+// withLine returns m with Line set when it has none; m itself is never modified (messages may be
+// shared values).
+func withLine(m *Error, line int) *Error {
+	if m.Line != 0 {
+		return m
+	}
+	if line <= 0 {
+		line = 1
+	}
+	c := *m
+	c.Line = int32(line)
+	return &c
 }
 
 func (s *Session) newStmt(ctx context.Context) *stmtCtx {
@@ -468,7 +483,7 @@ func (s *Session) statement(ctx context.Context, stmt Statement, out Output) err
 		if val.Null {
 			text = ""
 		}
-		if err := out.Message(&Error{Number: 0, Class: 0, State: 1, Message: text, Line: 1}); err != nil {
+		if err := out.Message(withLine(&Error{Number: 0, Class: 0, State: 1, Message: text}, s.lines[stmt])); err != nil {
 			return wrapOut(err)
 		}
 		return wrapOut(out.Done(-1))
@@ -719,10 +734,7 @@ func (s *Session) effect(st *stmtCtx, eff Effect, out Output) error {
 		}
 		if isProc {
 			for _, m := range Messages(err) {
-				if m.Line == 0 {
-					m.Line = 1
-				}
-				if werr := out.Message(m); werr != nil {
+				if werr := out.Message(withLine(m, s.lines[eff])); werr != nil {
 					return wrapOut(werr)
 				}
 			}
@@ -781,7 +793,7 @@ func (s *Session) ExecProc(ctx context.Context, call *ExecStmt, out Output) erro
 	if errors.As(err, &oe) {
 		return oe.err
 	}
-	return s.fail(out, err)
+	return s.fail(out, err, 1)
 }
 
 // ParseObjectName parses a one- to four-part name such as "msdb.dbo.sp_update_job" or "[msdb]..[x]".

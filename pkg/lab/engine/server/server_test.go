@@ -297,10 +297,11 @@ func TestErrorsByNumber(t *testing.T) {
 			t.Errorf("%s: errors %v (%v), want %v", c.sql, numbers(err), err, c.want)
 		}
 	}
-	// the mssql.Error carries class, state and the message text
-	_, err := sa.ExecContext(ctxT(t), "USE offdb")
+	// the mssql.Error carries class, state, line, server name and the message text
+	_, err := sa.ExecContext(ctxT(t), "SELECT 1\nUSE offdb")
 	var me mssql.Error
-	if !errors.As(err, &me) || me.Class != 14 || me.State != 4 || me.Message != "Database 'offdb' cannot be opened because it is offline." {
+	if !errors.As(err, &me) || me.Class != 14 || me.State != 4 || me.LineNo != 2 || me.ServerName != "SQLA1" ||
+		me.Message != "Database 'offdb' cannot be opened because it is offline." {
 		t.Errorf("942 details: %+v", me)
 	}
 }
