@@ -42,7 +42,7 @@ type HeartbeatReply struct {
 }
 
 // presenceTimeout is how long (real time) an instance stays alive without a heartbeat.
-const presenceTimeout = 1500 * time.Millisecond
+const presenceTimeout = 3 * time.Second
 
 type hub struct {
 	mu   sync.Mutex

@@ -141,7 +141,7 @@ func TestTCPLogShippingAndPromotion(t *testing.T) {
 	f.advance(3*time.Minute + 40*time.Second)
 	ctx := ctx5(t)
 	sec := f.sa("secondary")
-	if !answered(t, "127.0.0.1", mustAddr(t, f.lab, "secondary")) {
+	if !answered(t, "127.0.0.1", mustAddr(t, f.lab, "secondary"), 3*time.Second) {
 		t.Fatal("PRELOGIN probe got no answer from a healthy instance")
 	}
 	var files, restored int
@@ -276,7 +276,7 @@ func TestTCPFaultsOnTheWire(t *testing.T) {
 	// Hung: TCP connects, the login never completes.
 	id, _ = topo.Inject(Fault{Kind: FaultHung, Target: "principal"})
 	waitFor(t, func() bool { return s.inst.Net().Health == HealthHung })
-	if answered(t, "127.0.0.1", s.Addr()) {
+	if answered(t, "127.0.0.1", s.Addr(), 300*time.Millisecond) {
 		t.Fatal("a hung instance answered a PRELOGIN")
 	}
 	_ = topo.Heal(id)
@@ -302,11 +302,11 @@ func TestTCPFaultsOnTheWire(t *testing.T) {
 
 	// Black-holed by source address: 127.0.0.3 gets no answer, 127.0.0.1 does.
 	id, _ = topo.Inject(Fault{Kind: FaultBlackhole, Target: "*", Addrs: []string{"127.0.0.3"}})
-	if answered(t, "127.0.0.3", s.Addr()) || !answered(t, "127.0.0.1", s.Addr()) {
+	if answered(t, "127.0.0.3", s.Addr(), 300*time.Millisecond) || !answered(t, "127.0.0.1", s.Addr(), 3*time.Second) {
 		t.Fatal("blackhole by source address")
 	}
 	_ = topo.Heal(id)
-	waitFor(t, func() bool { return answered(t, "127.0.0.3", s.Addr()) })
+	waitFor(t, func() bool { return answered(t, "127.0.0.3", s.Addr(), time.Second) })
 
 	// Slow: every reply waits for the delay (a lower bound, not a speed assertion).
 	id, _ = topo.Inject(Fault{Kind: FaultSlow, Target: "principal", Delay: 150 * time.Millisecond})
@@ -324,8 +324,8 @@ func TestTCPFaultsOnTheWire(t *testing.T) {
 }
 
 // answered dials addr from the local address src, sends a PRELOGIN packet and
-// reports whether any byte came back within 300ms (false for a timeout or a reset).
-func answered(t *testing.T, src, addr string) bool {
+// reports whether any byte came back within wait (false for a timeout or a reset).
+func answered(t *testing.T, src, addr string, wait time.Duration) bool {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: time.Second}
 	c, err := d.Dial("tcp", addr)
@@ -339,7 +339,7 @@ func answered(t *testing.T, src, addr string) bool {
 	if _, err := c.Write(pkt); err != nil {
 		return false
 	}
-	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	_ = c.SetReadDeadline(time.Now().Add(wait))
 	n, _ := c.Read(make([]byte, 1))
 	return n > 0
 }
