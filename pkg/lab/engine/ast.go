@@ -60,6 +60,15 @@ type SelectStmt struct {
 	// Union is the next member of `… UNION [ALL] …`; UnionAll says whether ALL was written.
 	Union    *SelectStmt
 	UnionAll bool
+	// With holds the common table expressions of `WITH name AS (…) SELECT …` (non-recursive).
+	With []CTE
+}
+
+// CTE is one common table expression.
+type CTE struct {
+	Name    string
+	Columns []string // optional column names
+	Select  *SelectStmt
 }
 
 // SelectItem is one select-list entry: an expression with an optional alias, `*`/`t.*`, or an

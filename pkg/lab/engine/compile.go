@@ -29,6 +29,7 @@ type stmtCtx struct {
 	server ServerInfo
 	dbs    []DatabaseInfo
 	tables map[string]*Relation
+	ctes   map[string]*CTE // the statement's common table expressions, by lower-case name
 }
 
 // source is one FROM item in a scope.

@@ -896,3 +896,26 @@ func TestMessageLineNumbers(t *testing.T) {
 		t.Errorf("a shared message got a line: %d", errTooManyRows.Line)
 	}
 }
+
+func TestCommonTableExpressions(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	rs := one(t, s, `WITH restored AS (
+		SELECT rh.destination_database_name AS db, bs.last_lsn FROM msdb.dbo.restorehistory AS rh
+		JOIN msdb.dbo.backupset AS bs ON bs.backup_set_id = rh.backup_set_id),
+	newest (db, lsn) AS (SELECT db, MAX(last_lsn) FROM restored GROUP BY db)
+	SELECT n.db, n.lsn, (SELECT COUNT(*) FROM restored r WHERE r.db = n.db) AS files FROM newest AS n`)
+	if len(rs.Rows) != 1 || rs.Rows[0][0].Text() != "lsdb" || rs.Rows[0][1].Text() != "9223372036854775808000201" || rs.Rows[0][2].Text() != "2" {
+		t.Errorf("cte: %v %v", rs.Columns, rs.Rows)
+	}
+	for sql, num := range map[string]int32{
+		"WITH x AS (SELECT * FROM x) SELECT * FROM x":              208,
+		"WITH x AS (SELECT 1 AS a), x AS (SELECT 2 AS a) SELECT 1": 239,
+		"WITH x (a, b) AS (SELECT 1) SELECT * FROM x":              8158,
+		"WITH x AS (SELECT 1) SELECT * FROM x":                     8155,
+		"WITH x AS (SELECT 1 AS a) INSERT INTO t VALUES (1)":       156,
+	} {
+		if got := errNumbers(run(t, s, sql)); len(got) != 1 || got[0] != num {
+			t.Errorf("%s: %v, want %d", sql, got, num)
+		}
+	}
+}

@@ -242,6 +242,8 @@ func (p *parser) statementAt() (Statement, error) {
 	switch t.upper() {
 	case "SELECT":
 		return p.selectStmt()
+	case "WITH":
+		return p.withStmt()
 	case "USE":
 		p.pos++
 		db, err := p.ident()
@@ -344,6 +346,59 @@ func (p *parser) statementAt() (Statement, error) {
 		return p.execStmt()
 	}
 	return nil, p.errHere()
+}
+
+// withStmt parses `WITH name [(cols)] AS (SELECT …) [, …] SELECT …`.
+func (p *parser) withStmt() (Statement, error) {
+	p.pos++ // WITH
+	var ctes []CTE
+	for {
+		name, err := p.ident()
+		if err != nil {
+			return nil, err
+		}
+		c := CTE{Name: name}
+		if p.acceptOp("(") {
+			for {
+				col, err := p.ident()
+				if err != nil {
+					return nil, err
+				}
+				c.Columns = append(c.Columns, col)
+				if p.acceptOp(")") {
+					break
+				}
+				if err := p.expectOp(","); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := p.expectKw("AS"); err != nil {
+			return nil, err
+		}
+		if err := p.expectOp("("); err != nil {
+			return nil, err
+		}
+		if c.Select, err = p.selectStmt(); err != nil {
+			return nil, err
+		}
+		if err := p.expectOp(")"); err != nil {
+			return nil, err
+		}
+		ctes = append(ctes, c)
+		if !p.acceptOp(",") {
+			break
+		}
+	}
+	if !p.isKw("SELECT") {
+		return nil, p.errHere()
+	}
+	s, err := p.selectStmt()
+	if err != nil {
+		return nil, err
+	}
+	s.With = ctes
+	return s, nil
 }
 
 // body parses the statement or BEGIN … END block of an IF/ELSE or a block.

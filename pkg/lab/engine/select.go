@@ -102,6 +102,22 @@ func hasAggregate(e Expr) bool {
 
 // compileSelect binds and types a SELECT. parent is the enclosing scope for correlated subqueries.
 func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, error) {
+	if len(s.With) > 0 {
+		if st.ctes == nil {
+			st.ctes = map[string]*CTE{}
+		}
+		for i := range s.With {
+			c := &s.With[i]
+			key := strings.ToLower(c.Name)
+			if _, dup := st.ctes[key]; dup {
+				return nil, NewError(239, 16, 1, "Duplicate common table expression name '%s' was specified.", c.Name)
+			}
+			st.ctes[key] = c
+		}
+		inner := *s
+		inner.With = nil
+		return compileSelect(st, &inner, parent)
+	}
 	if s.Union != nil {
 		return compileUnion(st, s, parent)
 	}
@@ -296,6 +312,11 @@ func (p *selectPlan) resolveLocal(ref *ColumnRef) (int, bool) {
 func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 	switch te := te.(type) {
 	case *TableRef:
+		if te.Name.Database == "" && te.Name.Schema == "" && te.Name.Server == "" {
+			if c, ok := p.st.ctes[strings.ToLower(te.Name.Name)]; ok {
+				return p.addCTE(c, te.Alias)
+			}
+		}
 		rel, ref, err := p.st.table(te.Name)
 		if err != nil {
 			return producer{}, err
@@ -454,6 +475,56 @@ func (p *selectPlan) addSource(te TableExpr) (producer, error) {
 		}}, nil
 	}
 	return producer{}, ErrSyntax("FROM")
+}
+
+// addCTE adds a common table expression as a source, like a derived table. A CTE cannot see
+// itself (recursive CTEs are not supported): inside its own definition its name is unknown.
+func (p *selectPlan) addCTE(c *CTE, alias string) (producer, error) {
+	key := strings.ToLower(c.Name)
+	delete(p.st.ctes, key)
+	sub, err := compileSelect(p.st, c.Select, nil)
+	p.st.ctes[key] = c
+	if err != nil {
+		return producer{}, err
+	}
+	cols := append([]Column(nil), sub.outCols...)
+	if len(c.Columns) > 0 {
+		if len(c.Columns) != len(cols) {
+			return producer{}, NewError(8158, 16, 1, "'%s' has more columns than were specified in the column list.", c.Name)
+		}
+		for i := range cols {
+			cols[i].Name = c.Columns[i]
+		}
+	}
+	for i, col := range cols {
+		if col.Name == "" {
+			return producer{}, NewError(8155, 16, 2, "No column name was specified for column %d of '%s'.", i+1, c.Name)
+		}
+	}
+	if alias == "" {
+		alias = c.Name
+	}
+	src := &source{alias: alias, hasAs: true, cols: cols, offset: p.sc.width}
+	if err := p.checkDuplicate(src); err != nil {
+		return producer{}, err
+	}
+	p.sc.sources = append(p.sc.sources, src)
+	p.sc.width += len(cols)
+	lo, n := src.offset, len(cols)
+	sc := p.sc
+	return producer{lo: lo, hi: lo + n, run: func(en *env) ([][]Value, error) {
+		rs, err := sub.run(nil)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]Value, 0, len(rs.Rows))
+		for _, r := range rs.Rows {
+			row := nullRow(sc)
+			copy(row[lo:lo+n], r)
+			out = append(out, row)
+		}
+		return out, nil
+	}}, nil
 }
 
 func (p *selectPlan) checkDuplicate(src *source) error {
