@@ -315,3 +315,49 @@ func TestAlterDatabaseInsideMirroring(t *testing.T) {
 		t.Fatalf("insert after ONLINE: %v", err)
 	}
 }
+
+// Found by TestPropertyRandomFaults: an old principal that comes back after an
+// automatic failover must not be writable before it learns it was replaced.
+func TestReturningPrincipalIsNeverWritableNextToTheNewOne(t *testing.T) {
+	f := newFixture(t, func(c *Config) { *c = c.WithWitness(); c.Databases = []string{"mgc"} })
+	f.advance(2 * time.Second)
+	id := f.inject(Fault{Kind: FaultDown, Target: "principal"})
+	f.advance(12 * time.Second)
+	if r := f.db("mirror", "mgc").Mirroring.Role; r != RolePrincipal {
+		t.Fatalf("no automatic failover: %s", r)
+	}
+	// The old principal returns while its link to the new principal is still cut:
+	// only the witness can tell it.
+	f.inject(Fault{Kind: FaultCut, Target: "principal", Peer: "mirror"})
+	if err := f.topo.Heal(id); err != nil {
+		t.Fatal(err)
+	}
+	old := f.db("principal", "mgc")
+	if old.Available == nil || old.Available.Number != 955 {
+		t.Fatalf("returning principal writable before any exchange: %+v", old.Available)
+	}
+	f.advance(time.Second)
+	old = f.db("principal", "mgc")
+	if old.Mirroring.Role != RoleMirror || old.State != StateRestoring {
+		t.Fatalf("the witness did not demote the old principal: %+v %+v", old, old.Mirroring)
+	}
+	// A hung new principal: the old one takes over again; when the hung one wakes
+	// up it must not serve next to it.
+	f.topo.HealAll()
+	f.advance(3 * time.Second)
+	hung := f.inject(Fault{Kind: FaultHung, Target: "mirror"})
+	f.advance(12 * time.Second)
+	if r := f.db("principal", "mgc").Mirroring.Role; r != RolePrincipal {
+		t.Fatalf("no failover away from the hung principal: %s", r)
+	}
+	if err := f.topo.Heal(hung); err != nil {
+		t.Fatal(err)
+	}
+	if av := f.db("mirror", "mgc").Available; av == nil {
+		t.Fatal("woken principal writable before it learned of the failover")
+	}
+	f.advance(time.Second)
+	if d := f.db("mirror", "mgc"); d.Mirroring.Role != RoleMirror || d.State != StateRestoring {
+		t.Fatalf("woken principal: %+v", d.Mirroring)
+	}
+}
