@@ -595,7 +595,13 @@ func runDemo(ctx context.Context, log *zap.Logger, out io.Writer, dir string, o 
 		w.setSpeed(1) // real time while a person decides
 		story.say("waiting for approval (%s); run in another terminal:", v.VerdictText)
 		fmt.Fprintf(out, "\n    go run ./cmd/sqldr %s\n\n", strings.TrimPrefix(v.ApproveCommand, "sqldr "))
-		if _, err := poll("the approval", func(v reconcile.View) bool { return v.State != controller.StateAwaitingApproval }); err != nil {
+		approveFile := filepath.Join(w.stateDir, "signals", "approve")
+		if _, err := poll("the approval", func(v reconcile.View) bool {
+			if _, err := os.Stat(approveFile); err == nil {
+				w.setSpeed(o.speed) // written: on with the story at full speed
+			}
+			return v.State != controller.StateAwaitingApproval
+		}); err != nil {
 			return err
 		}
 		w.setSpeed(o.speed)

@@ -734,3 +734,42 @@ func TestDemoCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestE2ECooldown: a promotion that was vetoed and acknowledged while nothing was recovered still
+// holds the cooldown: the next loss of site A is not promoted automatically (the gate says why),
+// only after an operator approves the new plan.
+func TestE2ECooldown(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "vetoed-once")
+	script := filepath.Join(dir, "veto-once.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ -f "+marker+" ]; then exit 0; fi\ntouch "+marker+"\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newE2E(t, demoOptions{observer: true, extraYAML: "hooks:\n  pre_promote:\n    - name: veto-once\n      command: " + script + "\n"},
+		reconcile.OpenOptions{})
+	e.shipping()
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	v := e.waitFor("the vetoed promotion", inState(controller.StatePromotionFailed, controller.StatePromoted))
+	if v.State != controller.StatePromotionFailed {
+		t.Fatalf("state %s", v.State)
+	}
+	first := v.Plan.ID
+	runCLI(t, "ack", "--plan", first, "--state-dir", e.w.stateDir)
+	v = e.waitFor("a new plan", func(v reconcile.View) bool {
+		return v.Plan != nil && v.Plan.ID != first && v.State != controller.StatePromotionFailed &&
+			(v.State == controller.StateAwaitingApproval || v.State == controller.StatePromoting || v.State == controller.StatePromoted)
+	})
+	if v.State != controller.StateAwaitingApproval {
+		t.Fatalf("promoted automatically within the cooldown: %s", v.State)
+	}
+	if !v.Verdict.Blocks(controller.GateCooldown) || !strings.Contains(v.VerdictText, first) {
+		t.Fatalf("verdict %q does not name the cooldown of %s", v.VerdictText, first)
+	}
+	e.mustNotWrite("SQLB1")
+	runCLI(t, "approve", "--plan", v.Plan.ID, "--state-dir", e.w.stateDir)
+	v = e.waitFor("promotion", inState(controller.StatePromoted, controller.StatePromotionFailed))
+	if v.State != controller.StatePromoted {
+		t.Fatalf("state %s: %s", v.State, planFailure(v.Plan))
+	}
+	e.mustWrite("SQLB1")
+}
