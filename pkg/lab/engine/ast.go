@@ -396,6 +396,13 @@ type FuncCall struct {
 	Args     []Expr
 	Star     bool // COUNT(*)
 	Distinct bool
+	Over     *WindowSpec // ROW_NUMBER() OVER (…); nil for a plain call
+}
+
+// WindowSpec is the OVER clause of a ranking function.
+type WindowSpec struct {
+	PartitionBy []Expr
+	OrderBy     []OrderItem
 }
 
 // Cast is CAST(x AS t) or CONVERT(t, x [, style]).

@@ -18,6 +18,7 @@ type env struct {
 	st    *stmtCtx
 	row   []Value
 	aggs  []Value
+	win   []Value // the current row's ranking-function values
 	outer *env
 }
 
@@ -54,7 +55,18 @@ type compiler struct {
 	sc    *scope
 	agg   *aggState // non-nil while compiling the select list / HAVING / ORDER BY of a grouped query
 	inAgg bool
-	inKey bool // compiling an expression that is itself a GROUP BY key
+	inKey bool      // compiling an expression that is itself a GROUP BY key
+	win   *winState // non-nil where ranking functions are allowed (select list, ORDER BY)
+}
+
+// winState collects the ranking functions of a SELECT.
+type winState struct{ specs []*winSpec }
+
+type winSpec struct {
+	name      string // ROW_NUMBER, RANK, DENSE_RANK
+	partition []*cexpr
+	order     []*cexpr
+	desc      []bool
 }
 
 // aggState collects the aggregates of a grouped query and the columns it groups by.

@@ -919,3 +919,39 @@ func TestCommonTableExpressions(t *testing.T) {
 		}
 	}
 }
+
+func TestRankingFunctions(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	// the classic "newest log backup per database": ROW_NUMBER in a CTE, filtered outside
+	rs := one(t, s, `WITH b AS (
+		SELECT database_name, backup_set_id, last_lsn,
+		       ROW_NUMBER() OVER (PARTITION BY database_name ORDER BY backup_set_id DESC) AS rn
+		FROM msdb.dbo.backupset WHERE type = 'L')
+	SELECT database_name, backup_set_id, last_lsn, rn FROM b WHERE rn = 1`)
+	if len(rs.Rows) != 1 || rs.Rows[0][1].Text() != "3" || rs.Rows[0][3].Text() != "1" || rs.Columns[3].Type != TypeBigInt {
+		t.Errorf("newest per database: %v %v", rs.Columns, rs.Rows)
+	}
+	rs = one(t, s, `SELECT name, state_desc,
+		RANK() OVER (ORDER BY state_desc) AS r, DENSE_RANK() OVER (ORDER BY state_desc) AS d,
+		ROW_NUMBER() OVER (PARTITION BY state_desc ORDER BY name) AS n
+		FROM sys.databases ORDER BY state_desc, name`)
+	// states sorted: OFFLINE (1), ONLINE (7), RESTORING (2)
+	want := map[string][3]string{"offdb": {"1", "1", "1"}, "master": {"2", "2", "1"}, "tempdb": {"2", "2", "7"}, "lsdb": {"9", "3", "1"}, "mirrordb": {"9", "3", "2"}}
+	for _, r := range rs.Rows {
+		if w, ok := want[r[0].Text()]; ok && (r[2].Text() != w[0] || r[3].Text() != w[1] || r[4].Text() != w[2]) {
+			t.Errorf("%s: rank %s dense %s row %s, want %v", r[0].Text(), r[2].Text(), r[3].Text(), r[4].Text(), w)
+		}
+	}
+	if rs := one(t, s, "SELECT name FROM sys.databases ORDER BY ROW_NUMBER() OVER (ORDER BY database_id DESC)"); rs.Rows[0][0].Text() != "standbydb" {
+		t.Errorf("ranking in ORDER BY: %v", rs.Rows[0])
+	}
+	for sql, num := range map[string]int32{
+		"SELECT name FROM sys.databases WHERE ROW_NUMBER() OVER (ORDER BY name) = 1": 4108,
+		"SELECT ROW_NUMBER() OVER () FROM sys.databases":                             4112,
+		"SELECT NTILE(2) OVER (ORDER BY name) FROM sys.databases":                    50000,
+	} {
+		if got := errNumbers(run(t, s, sql)); len(got) != 1 || got[0] != num {
+			t.Errorf("%s: %v, want %d", sql, got, num)
+		}
+	}
+}

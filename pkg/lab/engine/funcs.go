@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -51,6 +52,9 @@ func scalar(t Type, args []*cexpr, nullIn bool, f func(en *env, vs []Value) (Val
 }
 
 func (c *compiler) function(f *FuncCall) (*cexpr, error) {
+	if f.Over != nil {
+		return c.window(f)
+	}
 	if aggregates[f.Name] {
 		return c.aggregate(f)
 	}
@@ -1029,4 +1033,128 @@ func objectID(ref TableName) int32 {
 		h = (h ^ uint32(c)) * 16777619
 	}
 	return int32(h&0x3fffffff) + 1
+}
+
+// window compiles a ranking function: ROW_NUMBER, RANK or DENSE_RANK OVER (PARTITION BY … ORDER BY …).
+func (c *compiler) window(f *FuncCall) (*cexpr, error) {
+	switch f.Name {
+	case "ROW_NUMBER", "RANK", "DENSE_RANK":
+	default:
+		return nil, NewError(50000, 16, 1, "The lab supports only ROW_NUMBER, RANK and DENSE_RANK with OVER; %s is not supported.", f.Name)
+	}
+	if len(f.Args) > 0 || f.Star {
+		return nil, ErrArgCount(f.Name, 0)
+	}
+	if c.win == nil {
+		return nil, NewError(4108, 16, 1, "Windowed functions can only appear in the SELECT or ORDER BY clauses.")
+	}
+	if len(f.Over.OrderBy) == 0 {
+		return nil, NewError(4112, 16, 1, "The function '%s' must have an OVER clause with ORDER BY.", strings.ToLower(f.Name))
+	}
+	spec := &winSpec{name: f.Name}
+	inner := *c
+	inner.win = nil // no nesting
+	for _, p := range f.Over.PartitionBy {
+		x, err := inner.compile(p)
+		if err != nil {
+			return nil, err
+		}
+		spec.partition = append(spec.partition, x)
+	}
+	for _, o := range f.Over.OrderBy {
+		x, err := inner.compile(o.Expr)
+		if err != nil {
+			return nil, err
+		}
+		spec.order = append(spec.order, x)
+		spec.desc = append(spec.desc, o.Desc)
+	}
+	idx := len(c.win.specs)
+	c.win.specs = append(c.win.specs, spec)
+	return &cexpr{t: TypeBigInt, eval: func(en *env) (Value, error) {
+		if idx < len(en.win) {
+			return en.win[idx], nil
+		}
+		return Null(TypeBigInt), nil
+	}}, nil
+}
+
+// rankRows computes every ranking function for rows; out[i][k] is spec k's value for row i.
+func rankRows(base *env, specs []*winSpec, rows [][]Value) ([][]Value, error) {
+	out := make([][]Value, len(rows))
+	for i := range out {
+		out[i] = make([]Value, len(specs))
+	}
+	en := *base
+	for k, spec := range specs {
+		type item struct {
+			idx  int
+			keys []Value
+		}
+		parts := map[string][]item{}
+		var order []string
+		for i, r := range rows {
+			en.row = r
+			pk := make([]Value, len(spec.partition))
+			for j, x := range spec.partition {
+				v, err := x.eval(&en)
+				if err != nil {
+					return nil, err
+				}
+				pk[j] = v
+			}
+			key := rowKey(pk)
+			it := item{idx: i, keys: make([]Value, len(spec.order))}
+			for j, x := range spec.order {
+				v, err := x.eval(&en)
+				if err != nil {
+					return nil, err
+				}
+				it.keys[j] = v
+			}
+			if _, ok := parts[key]; !ok {
+				order = append(order, key)
+			}
+			parts[key] = append(parts[key], it)
+		}
+		var sortErr error
+		cmp := func(a, b item) int {
+			for j := range a.keys {
+				n, err := compareNullsFirst(a.keys[j], b.keys[j])
+				if err != nil && sortErr == nil {
+					sortErr = err
+				}
+				if spec.desc[j] {
+					n = -n
+				}
+				if n != 0 {
+					return n
+				}
+			}
+			return 0
+		}
+		for _, key := range order {
+			items := parts[key]
+			sort.SliceStable(items, func(a, b int) bool { return cmp(items[a], items[b]) < 0 })
+			rank, dense := int64(0), int64(0)
+			for pos, it := range items {
+				if pos == 0 || cmp(items[pos-1], it) != 0 {
+					rank = int64(pos + 1)
+					dense++
+				}
+				switch spec.name {
+				case "ROW_NUMBER":
+					out[it.idx][k] = BigInt(int64(pos + 1))
+				case "RANK":
+					out[it.idx][k] = BigInt(rank)
+				default:
+					out[it.idx][k] = BigInt(dense)
+				}
+			}
+		}
+		if sortErr != nil {
+			return nil, sortErr
+		}
+	}
+	return out, nil
 }

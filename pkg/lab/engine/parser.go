@@ -21,7 +21,7 @@ var reserved = map[string]bool{
 	"RIGHT": true, "ROLLBACK": true, "SELECT": true, "SET": true, "TABLE": true, "THEN": true, "TO": true,
 	"TOP": true, "TRAN": true, "TRANSACTION": true, "UNION": true, "UPDATE": true, "USE": true,
 	"VALUES": true, "WAITFOR": true, "WHEN": true, "WHERE": true, "WHILE": true, "WITH": true, "OPTION": true,
-	"FOR": true, "COLLATE": true, "OFFSET": true, "FETCH": true,
+	"FOR": true, "COLLATE": true, "OFFSET": true, "FETCH": true, "OVER": true,
 }
 
 // maxDepth bounds expression nesting so hostile input cannot exhaust the stack.
@@ -1669,6 +1669,56 @@ func (p *parser) columnRef() (Expr, error) {
 }
 
 func (p *parser) funcCall() (Expr, error) {
+	e, err := p.funcCallArgs()
+	if err != nil || !p.isKw("OVER") {
+		return e, err
+	}
+	p.pos++
+	f := e.(*FuncCall)
+	f.Over = &WindowSpec{}
+	if err := p.expectOp("("); err != nil {
+		return nil, err
+	}
+	if p.acceptKw("PARTITION") {
+		if err := p.expectKw("BY"); err != nil {
+			return nil, err
+		}
+		for {
+			x, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			f.Over.PartitionBy = append(f.Over.PartitionBy, x)
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	if p.acceptKw("ORDER") {
+		if err := p.expectKw("BY"); err != nil {
+			return nil, err
+		}
+		for {
+			x, err := p.expr()
+			if err != nil {
+				return nil, err
+			}
+			item := OrderItem{Expr: x}
+			if p.acceptKw("DESC") {
+				item.Desc = true
+			} else {
+				p.acceptKw("ASC")
+			}
+			f.Over.OrderBy = append(f.Over.OrderBy, item)
+			if !p.acceptOp(",") {
+				break
+			}
+		}
+	}
+	return f, p.expectOp(")")
+}
+
+func (p *parser) funcCallArgs() (Expr, error) {
 	name := p.next().upper()
 	p.pos++ // (
 	f := &FuncCall{Name: name}

@@ -32,6 +32,7 @@ type selectPlan struct {
 	noFrom    bool
 	st        *stmtCtx
 	rawTypes  []Type        // output types before an untyped NULL became int (for UNION typing)
+	win       *winState     // ranking functions of the select list and ORDER BY
 	members   []*selectPlan // a UNION: its members, in order
 	memberAll []bool        // memberAll[i]: member i+1 was joined with UNION ALL
 }
@@ -150,6 +151,10 @@ func compileSelect(st *stmtCtx, s *SelectStmt, parent *scope) (*selectPlan, erro
 		if hasAggregate(o.Expr) {
 			grouped = true
 		}
+	}
+	if !grouped {
+		p.win = &winState{}
+		c.win = p.win // ranking functions: select list and ORDER BY of a query without grouping
 	}
 	if grouped {
 		p.agg = &aggState{grouped: map[[2]int]bool{}, groupBy: len(s.GroupBy) > 0}
@@ -789,6 +794,13 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 			}
 		}
 	} else {
+		var ranks [][]Value
+		if p.win != nil && len(p.win.specs) > 0 {
+			var err error
+			if ranks, err = rankRows(en, p.win.specs, rows); err != nil {
+				return nil, err
+			}
+		}
 		for i, r := range rows {
 			if i%256 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -796,6 +808,9 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 				}
 			}
 			en.row = r
+			if ranks != nil {
+				en.win = ranks[i]
+			}
 			if err := emit(en); err != nil {
 				return nil, err
 			}
