@@ -179,14 +179,21 @@ func runLab(ctx context.Context, stdout, stderr io.Writer, cfg lab.Config, opts 
 		return fmt.Errorf("start lab control API: %w", err)
 	}
 	defer func() { _ = cs.Close() }()
+	links := splitLinks(cfg)
 	for k, s := range l.Servers() {
 		inst := s.Instance()
 		addr := s.Addr()
 		if opts.Split {
 			// The world serves on internal ports; clients use the instance processes.
 			addr = cfg.Instances[k].Addr
-			fmt.Fprintf(stdout, "%-9s %-6s site %-2s start: sqldr lab instance --name %s --world http://%s --listen %s --link <addr> --peer NAME=<addr>...\n",
-				inst.Role(), inst.Name(), inst.Site(), inst.Name(), cs.Addr(), addr)
+			var peers []string
+			for _, ic := range cfg.Instances {
+				if ic.Name != inst.Name() {
+					peers = append(peers, "--peer "+ic.Name+"="+links[ic.Name])
+				}
+			}
+			fmt.Fprintf(stdout, "%-9s %-6s site %-2s start: sqldr lab instance --name %s --world http://%s --listen %s --link %s %s\n",
+				inst.Role(), inst.Name(), inst.Site(), inst.Name(), cs.Addr(), addr, links[inst.Name()], strings.Join(peers, " "))
 			continue
 		}
 		fmt.Fprintf(stdout, "%-9s %-6s site %-2s %s\n", inst.Role(), inst.Name(), inst.Site(),
@@ -499,4 +506,20 @@ func newLabWorkloadCmd() *cobra.Command {
 	}
 	controlFlag(cmd, &control)
 	return cmd
+}
+
+// splitLinks proposes link endpoint addresses for the split shape: each instance's
+// TDS port + 1000 (or a free-port placeholder when the TDS port is 0).
+func splitLinks(cfg lab.Config) map[string]string {
+	out := map[string]string{}
+	for _, ic := range cfg.Instances {
+		host, port, err := net.SplitHostPort(ic.Addr)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || p == 0 || p+1000 > 65535 {
+			out[ic.Name] = "127.0.0.1:<port>"
+			continue
+		}
+		out[ic.Name] = net.JoinHostPort(host, strconv.Itoa(p+1000))
+	}
+	return out
 }
