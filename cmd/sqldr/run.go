@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,7 +52,11 @@ See deploy/sqldr.example.yml for an annotated configuration.`,
 			defer stop()
 			log := newRunLogger(cmd.ErrOrStderr())
 			defer func() { _ = log.Sync() }()
-			return runDaemon(ctx, log, cfg, reconcile.OpenOptions{ApproveFlags: "--config " + configPath}, nil)
+			abs, err := filepath.Abs(configPath)
+			if err != nil {
+				abs = configPath
+			}
+			return runDaemon(ctx, log, cfg, reconcile.OpenOptions{ApproveFlags: "--config " + abs}, nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "daemon configuration file (YAML)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	clocktesting "k8s.io/utils/clock/testing"
 
@@ -29,6 +30,8 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func zaptestNop() *zap.Logger { return zap.NewNop() }
 
 var t0 = time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC)
 
@@ -306,6 +309,126 @@ func TestCorroborationMapsEveryVerdict(t *testing.T) {
 		got := Corroboration(observer.Result{Verdict: v, Detail: "d"})
 		if got.Verdict != want[v] || got.Detail != "d" || got.Verdict.String() != v.String() {
 			t.Errorf("%s → %s", v, got.Verdict)
+		}
+	}
+}
+
+// blockingExecutor holds every action until released, as a long RESTORE would.
+type blockingExecutor struct {
+	started chan controller.Action
+	release chan struct{}
+	mu      sync.Mutex
+	n       int
+}
+
+func (x *blockingExecutor) Execute(_ context.Context, req runbook.Request) ([]controller.StepResult, error) {
+	x.mu.Lock()
+	x.n++
+	x.mu.Unlock()
+	x.started <- req.Action
+	<-x.release
+	return []controller.StepResult{
+		{Plan: req.Action.Plan, Step: req.Action.Step, Attempt: req.Action.Attempt, Outcome: controller.OutcomeStarted},
+		{Plan: req.Action.Plan, Step: req.Action.Step, Attempt: req.Action.Attempt, Outcome: controller.OutcomeDone}}, nil
+}
+
+// TestShutdownLetsTheRunningStepComplete: a shutdown requested while a step runs waits for it;
+// its result is kept, and no further step starts.
+func TestShutdownLetsTheRunningStepComplete(t *testing.T) {
+	f := newFixture(t, true)
+	bx := &blockingExecutor{started: make(chan controller.Action, 4), release: make(chan struct{})}
+	f.loop.d.Executor = bx
+	for range 10 {
+		f.cycle(t)
+		if f.loop.Status().State == controller.StateAwaitingApproval {
+			break
+		}
+	}
+	f.sig.mu.Lock()
+	f.sig.approve = true
+	f.sig.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.loop.Run(ctx) }()
+	a := <-bx.started
+	if a.Step != controller.StepRecheck {
+		t.Fatalf("first step %s", a.Step)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while a step was running: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(bx.release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	bx.mu.Lock()
+	n := bx.n
+	bx.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("%d steps ran after the shutdown request", n)
+	}
+	f.loop.mu.Lock()
+	pending := len(f.loop.pending)
+	f.loop.mu.Unlock()
+	if pending != 2 {
+		t.Fatalf("the running step's records were not kept for the next Decide: %d", pending)
+	}
+}
+
+// BenchmarkReconcile measures one cycle's own cost (decide, persist with fsync, metrics) with
+// instant fakes for the prober, observers and signals.
+func BenchmarkReconcile(b *testing.B) {
+	clk := clocktesting.NewFakeClock(t0)
+	dir := b.TempDir()
+	opts := controller.DefaultOptions()
+	opts.Target = "SQLB1"
+	ctrl, err := controller.New(zaptestNop(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := journal.Open(zaptestNop(), journal.Options{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	loop, err := New(zaptestNop(), Options{Interval: 10 * time.Second, Databases: []string{"mgc"}},
+		Deps{Clock: clk, Controller: ctrl, Store: st, Prober: &fakeProber{clk: clk}, Observers: fakeObservers{},
+			Signals: &fakeSignals{}, Executor: &fakeExecutor{stateDir: dir}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := loop.Reconcile(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		clk.Step(time.Second)
+	}
+}
+
+// BenchmarkView measures building the /status document.
+func BenchmarkView(b *testing.B) {
+	clk := clocktesting.NewFakeClock(t0)
+	opts := controller.DefaultOptions()
+	ctrl, err := controller.New(zaptestNop(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loop, err := New(zaptestNop(), Options{Databases: []string{"mgc"}}, Deps{Clock: clk, Controller: ctrl, StoreErr: errors.New("x"),
+		Prober: &fakeProber{clk: clk}, Signals: &fakeSignals{}, Executor: &fakeExecutor{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := loop.Reconcile(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(loop.View()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
