@@ -305,3 +305,87 @@ func TestLabBinaryStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("no clean-stop line:\n%s", out.String())
 	}
 }
+
+func labFreeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := l.Addr().String()
+	_ = l.Close()
+	return a
+}
+
+// TestLabSplitCommands runs `sqldr lab --split` and one `sqldr lab instance` per
+// instance, queries the principal through its instance process, and stops the
+// mirror's process: the principal then reports the mirror DISCONNECTED.
+func TestLabSplitCommands(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 4)
+	go func() {
+		root := newRootCmd(out, io.Discard)
+		root.SetArgs([]string{"lab", "--split", "--base-port", "0", "--control", "127.0.0.1:0", "--databases", "mgc", "--speed", "20"})
+		done <- root.ExecuteContext(ctx)
+	}()
+	running := 1
+	defer func() {
+		cancel()
+		for ; running > 0; running-- {
+			if err := <-done; err != nil {
+				t.Errorf("command: %v", err)
+			}
+		}
+		goleak.VerifyNone(t, ignore)
+	}()
+	labWaitUntil(t, "world ready", func() bool { return strings.Contains(out.String(), "lab ready") })
+	var control string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "control" {
+			control = f[1]
+		}
+	}
+	names := []string{"SQLA1", "SQLA2", "SQLB1"}
+	links, tdsAddr := map[string]string{}, map[string]string{}
+	for _, n := range names {
+		links[n], tdsAddr[n] = labFreeAddr(t), labFreeAddr(t)
+	}
+	cancels := map[string]context.CancelFunc{}
+	for _, n := range names {
+		args := []string{"lab", "instance", "--name", n, "--world", control, "--listen", tdsAddr[n], "--link", links[n]}
+		for _, p := range names {
+			if p != n {
+				args = append(args, "--peer", p+"="+links[p])
+			}
+		}
+		ictx, icancel := context.WithCancel(ctx)
+		cancels[n] = icancel
+		running++
+		go func() {
+			root := newRootCmd(io.Discard, io.Discard)
+			root.SetArgs(args)
+			done <- root.ExecuteContext(ictx)
+		}()
+	}
+	db, _ := sql.Open("sqlserver", "sqlserver://sa:"+strings.ReplaceAll(labDefaultPassword, "!", "%21")+"@"+tdsAddr["SQLA1"]+"?encrypt=disable")
+	defer func() { _ = db.Close() }()
+	qctx, qcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer qcancel()
+	state := func() string {
+		var s string
+		if err := db.QueryRowContext(qctx, `SELECT mirroring_state_desc FROM sys.database_mirroring WHERE database_id = DB_ID(N'mgc')`).Scan(&s); err != nil {
+			return ""
+		}
+		return s
+	}
+	labWaitUntil(t, "SYNCHRONIZED through the instance processes", func() bool { return state() == "SYNCHRONIZED" })
+	// Stop the mirror's process.
+	cancels["SQLA2"]()
+	if err := <-done; err != nil {
+		t.Errorf("instance SQLA2: %v", err)
+	}
+	running--
+	labWaitUntil(t, "DISCONNECTED after the mirror's process stopped", func() bool { return state() == "DISCONNECTED" })
+}

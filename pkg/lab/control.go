@@ -221,7 +221,8 @@ type ControlClient struct {
 func (c *ControlClient) do(ctx context.Context, method, path string, body, out any) error {
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 5 * time.Second}
+		// One request per command: no idle connection outlives the call.
+		hc = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	}
 	var rd io.Reader
 	if body != nil {

@@ -327,7 +327,9 @@ func (p *Presence) probe(name, addr string) bool {
 }
 
 func (p *Presence) loop(ctx context.Context) {
-	hc := &http.Client{Timeout: 2 * p.cfg.Interval}
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Timeout: 2 * p.cfg.Interval, Transport: tr}
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
 	for {
