@@ -131,6 +131,7 @@ type faultListener struct {
 	srv *InstanceServer
 }
 
+// Accept returns the next connection, dropping refused sources with a reset.
 func (l *faultListener) Accept() (net.Conn, error) {
 	for {
 		nc, err := l.Listener.Accept()
@@ -185,6 +186,7 @@ func (c *faultConn) wait() bool {
 	return !c.closed && !s.stopped
 }
 
+// Read stalls while the connection is hung or black-holed.
 func (c *faultConn) Read(p []byte) (int, error) {
 	if !c.wait() {
 		return 0, net.ErrClosed
@@ -196,6 +198,7 @@ func (c *faultConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Write stalls like Read and delays the first write of each reply while slow.
 func (c *faultConn) Write(p []byte) (int, error) {
 	if !c.wait() {
 		return 0, net.ErrClosed
@@ -213,6 +216,7 @@ func (c *faultConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// Close closes the connection and wakes anything waiting on it.
 func (c *faultConn) Close() error {
 	c.srv.mu.Lock()
 	c.closed = true

@@ -70,12 +70,15 @@ type tdsSession struct {
 	es *engine.Session
 }
 
+// Database implements tds.Session.
 func (s *tdsSession) Database() string { return s.es.Database() }
 
+// Batch implements tds.Session.
 func (s *tdsSession) Batch(ctx context.Context, w *tds.ResultWriter, sql string) error {
 	return s.es.Execute(ctx, sql, nil, &output{w: w})
 }
 
+// RPC implements tds.Session: sp_executesql, or a procedure called by name.
 func (s *tdsSession) RPC(ctx context.Context, w *tds.ResultWriter, call *tds.RPCCall) error {
 	if stmt, decl, params, ok := call.ExecuteSQL(); ok {
 		names := make([]string, len(params))
@@ -107,11 +110,13 @@ func (s *tdsSession) RPC(ctx context.Context, w *tds.ResultWriter, call *tds.RPC
 	return s.es.Execute(ctx, "EXEC "+call.ProcName+" "+strings.Join(args, ", "), bound, &output{w: w})
 }
 
+// Reset implements tds.Session.
 func (s *tdsSession) Reset(context.Context) error {
 	s.es.Reset()
 	return nil
 }
 
+// Close implements tds.Session.
 func (s *tdsSession) Close() error {
 	s.es.Close()
 	return nil
@@ -230,6 +235,7 @@ func wireValue(v engine.Value) any {
 	return v.Text()
 }
 
+// Columns implements engine.Output.
 func (o *output) Columns(cols []engine.Column) error {
 	o.cols = cols
 	wc := make([]tds.Column, len(cols))
@@ -239,6 +245,7 @@ func (o *output) Columns(cols []engine.Column) error {
 	return o.w.Columns(wc...)
 }
 
+// Row implements engine.Output.
 func (o *output) Row(row []engine.Value) error {
 	vals := make([]any, len(row))
 	for k, v := range row {
@@ -247,10 +254,12 @@ func (o *output) Row(row []engine.Value) error {
 	return o.w.Row(vals...)
 }
 
+// Message implements engine.Output.
 func (o *output) Message(m *engine.Error) error {
 	return o.w.Message(&tds.Error{Number: m.Number, Class: m.Class, State: m.State, Message: m.Message, ProcName: m.Procedure, LineNo: m.Line})
 }
 
+// Done implements engine.Output.
 func (o *output) Done(rows int64) error {
 	o.cols = nil
 	if rows >= 0 {
@@ -259,8 +268,11 @@ func (o *output) Done(rows int64) error {
 	return o.w.Done()
 }
 
+// ChangeDatabase implements engine.Output.
 func (o *output) ChangeDatabase(db string) error { return o.w.ChangeDatabase(db) }
 
+// BeginProc implements engine.Output.
 func (o *output) BeginProc() error { return o.w.BeginProc() }
 
+// EndProc implements engine.Output.
 func (o *output) EndProc(status int32) error { return o.w.EndProc(status) }
