@@ -81,6 +81,7 @@ type demoWorld struct {
 	lab      *lab.Lab
 	topo     *lab.Topology
 	sa       map[string]*sql.DB
+	saDSN    func(inst, db string) (string, error) // a sysadmin DSN of an instance, for tests and proofs
 
 	stopDrive func()
 	stopObs   func() error
@@ -123,6 +124,13 @@ func startDemoWorld(log *zap.Logger, dir string, o demoOptions) (_ *demoWorld, e
 	}
 	w.topo = w.lab.Topology()
 	w.stopDrive = w.drive()
+	w.saDSN = func(inst, db string) (string, error) {
+		srv, err := w.lab.Server(inst)
+		if err != nil {
+			return "", fmt.Errorf("lab instance %s: %w", inst, err)
+		}
+		return lab.DSN(srv.Addr(), "sa", saPassword, db), nil
+	}
 
 	dsnFile := func(inst, user, pw string) (string, error) {
 		srv, err := w.lab.Server(inst)

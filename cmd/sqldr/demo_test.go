@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -772,4 +773,48 @@ func TestE2ECooldown(t *testing.T) {
 		t.Fatalf("state %s: %s", v.State, planFailure(v.Plan))
 	}
 	e.mustWrite("SQLB1")
+}
+
+// TestE2EStandbyWithReader: the secondary restores WITH STANDBY and a reader is connected to it
+// when site A is lost: the promotion ends the reader's session and the database takes writes.
+func TestE2EStandbyWithReader(t *testing.T) {
+	e := newE2E(t, demoOptions{observer: true, labConfig: func(c *lab.Config) { c.RestoreMode = "standby" }}, reconcile.OpenOptions{})
+	e.shipping()
+	dsn, err := e.w.saDSN("SQLB1", "mgc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := sql.Open("sqlserver", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = reader.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := reader.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	var before int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.messages").Scan(&before); err != nil || before == 0 {
+		t.Fatalf("the reader cannot read the STANDBY secondary: %d rows, %v", before, err)
+	}
+	if d := e.dbState("SQLB1"); !d.Standby {
+		t.Fatalf("SQLB1.mgc not in STANDBY: %+v", d)
+	}
+	e.mustNotWrite("SQLB1")
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	v := e.waitFor("promotion", inState(controller.StatePromoted, controller.StatePromotionFailed, controller.StateAwaitingApproval))
+	if v.State != controller.StatePromoted {
+		t.Fatalf("state %s: %s / %s", v.State, planFailure(v.Plan), v.VerdictText)
+	}
+	if d := e.dbState("SQLB1"); d.Standby || d.State != lab.StateOnline || d.Access != lab.MultiUser {
+		t.Fatalf("SQLB1.mgc after promotion: %+v", d)
+	}
+	e.mustWrite("SQLB1")
+	var n int
+	if err := conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM dbo.messages").Scan(&n); err == nil {
+		t.Fatalf("the reader's session survived the promotion (read %d rows)", n)
+	}
 }
