@@ -97,6 +97,8 @@ Exit codes: 0 success, 1 failure, 2 usage error.`,
 		newVersionCmd(),
 		newObserveCmd(),
 		newLabCmd(),
+		newCheckCmd(),
+		newServiceCmd(),
 		newRunCmd(),
 		newDemoCmd(),
 	} {
