@@ -135,9 +135,10 @@ func TestUnitDirectives(t *testing.T) {
 		t.Errorf("StateDirectory=%s is not the example state_dir %s", sd, cfg.StateDir)
 	}
 
+	// `sqldr service run` is the entry point that speaks the notify protocol (cmd/sqldr/service_other.go).
 	exec := strings.Fields(u.last("Service", "ExecStart"))
-	if len(exec) < 4 || !filepath.IsAbs(exec[0]) || exec[1] != "run" || exec[2] != "--config" || !filepath.IsAbs(exec[3]) {
-		t.Errorf("ExecStart=%q, want <absolute sqldr> run --config <absolute file>", u.last("Service", "ExecStart"))
+	if len(exec) != 5 || !filepath.IsAbs(exec[0]) || exec[1] != "service" || exec[2] != "run" || exec[3] != "--config" || !filepath.IsAbs(exec[4]) {
+		t.Errorf("ExecStart=%q, want <absolute sqldr> service run --config <absolute file>", u.last("Service", "ExecStart"))
 	}
 
 	// The watchdog must outlast one healthy reconcile cycle at the default settings: the interval,
