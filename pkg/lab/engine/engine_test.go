@@ -955,3 +955,22 @@ func TestRankingFunctions(t *testing.T) {
 		}
 	}
 }
+
+func TestUseInsideExecuteSQLIsScoped(t *testing.T) {
+	s, _ := newTestSession(t, true)
+	r := &Recorder{}
+	if err := s.Execute(context.Background(), "USE msdb; SELECT DB_NAME()", []Param{}, r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Results[0].Rows[0][0].Text() != "msdb" || s.Database() != "master" || r.Database != "master" {
+		t.Errorf("inside %v, after %q, announced %q", r.Results[0].Rows, s.Database(), r.Database)
+	}
+	rs := one(t, s, "EXEC sp_executesql N'USE msdb'; SELECT DB_NAME()")
+	if rs.Rows[0][0].Text() != "master" {
+		t.Errorf("after EXEC sp_executesql: %v", rs.Rows)
+	}
+	run(t, s, "USE msdb")
+	if s.Database() != "msdb" {
+		t.Errorf("a plain USE must persist: %s", s.Database())
+	}
+}

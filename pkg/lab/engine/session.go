@@ -282,7 +282,15 @@ func (s *Session) Execute(ctx context.Context, sql string, params []Param, out O
 		// variables live for one batch
 		defer func() { s.vars = map[string]*variable{} }()
 	}
+	db := s.info.Database
 	_, err = s.runList(ctx, stmts, out)
+	if params != nil && err == nil && s.info.Database != db {
+		// A USE inside sp_executesql lasts until the call ends (sql-docs sp-executesql: the
+		// database context changes only for the duration of the statement).
+		s.info.Database = db
+		s.changed()
+		err = out.ChangeDatabase(db)
+	}
 	return err
 }
 
@@ -845,6 +853,9 @@ func (s *Session) execSQL(st *stmtCtx, e *ExecStmt, out Output) error {
 	params, err := BindParams(decl, names, vals)
 	if err != nil {
 		return err
+	}
+	if params == nil {
+		params = []Param{} // non-nil: the statement runs in sp_executesql's own scope
 	}
 	saved := s.vars
 	defer func() { s.vars = saved }()
