@@ -466,6 +466,23 @@ func TestUseAndResetConnection(t *testing.T) {
 	}
 }
 
+func TestUseInsideParameterisedQuery(t *testing.T) {
+	l := startLab(t, 0)
+	db := l.open(t, "sa", saPassword, "")
+	db.SetMaxOpenConns(1)
+	ctx := ctxT(t)
+	var inside, after string
+	if err := db.QueryRowContext(ctx, "USE msdb; SELECT DB_NAME() WHERE 1 = @p1", 1).Scan(&inside); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT DB_NAME()").Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "msdb" || after != "master" {
+		t.Errorf("inside sp_executesql %q, after %q; want msdb then master", inside, after)
+	}
+}
+
 func TestStoredProcedureRPC(t *testing.T) {
 	l := startLab(t, 0)
 	l.backend.HandleProc("sp_start_job", func(_ context.Context, s *engine.SessionInfo, call *engine.ExecStmt) (*engine.EffectResult, error) {
