@@ -42,7 +42,10 @@ import (
 // SQLSERVER.md §4.2, §8 Q14), ALTER DATABASE (5011 without ALTER permission), msdb.dbo.sp_update_job
 // and sp_start_job on log-shipping jobs owned by sa (14525 / 14393 for anyone but sysadmin, or
 // SQLAgentOperatorRole for start/stop and enable only, §8 Q9 and Q14).
-const chkIdentity = `SELECT @@SERVERNAME AS server_name, IS_SRVROLEMEMBER('sysadmin') AS is_sysadmin;`
+// A documented least-privilege alternative is dbcreator (RESTORE and ALTER any database) plus
+// SQLAgentOperatorRole in msdb (enable/disable and start/stop any local job, §8 Q9 and Q14).
+const chkIdentity = `SELECT @@SERVERNAME AS server_name, IS_SRVROLEMEMBER('sysadmin') AS is_sysadmin,
+ IS_SRVROLEMEMBER('dbcreator') AS is_dbcreator;`
 
 // chkReadable lists what monitoring reads, per role, and the permission each needs (SQLSERVER.md §8 Q14:
 // VIEW SERVER STATE + VIEW ANY DATABASE, plus db_datareader in msdb or SQLAgentReaderRole). Each is
@@ -311,10 +314,11 @@ type checker struct {
 }
 
 type checkConn struct {
-	in       config.Instance
-	db       *sql.DB
-	server   string
-	sysadmin bool
+	in        config.Instance
+	db        *sql.DB
+	server    string
+	sysadmin  bool
+	dbcreator bool
 }
 
 func (c *checker) close() {
@@ -409,8 +413,8 @@ func (c *checker) connect(ctx context.Context) {
 		db.SetMaxOpenConns(1)
 		cc := &checkConn{in: in, db: db}
 		cctx, cancel := context.WithTimeout(ctx, in.ConnectTimeout+in.QueryTimeout)
-		var sysadmin sql.NullInt64
-		err = db.QueryRowContext(cctx, chkIdentity).Scan(&cc.server, &sysadmin)
+		var sysadmin, dbcreator sql.NullInt64
+		err = db.QueryRowContext(cctx, chkIdentity).Scan(&cc.server, &sysadmin, &dbcreator)
 		cancel()
 		if err != nil {
 			_ = db.Close()
@@ -418,6 +422,7 @@ func (c *checker) connect(ctx context.Context) {
 			continue
 		}
 		cc.sysadmin = sysadmin.Valid && sysadmin.Int64 == 1
+		cc.dbcreator = dbcreator.Valid && dbcreator.Int64 == 1
 		c.conns[in.Name] = cc
 		c.rep.add(checkPass, "connect", in.Name, "connected to %s (sysadmin: %t)", cc.server, cc.sysadmin)
 	}
@@ -482,6 +487,9 @@ func (c *checker) promotionPermissions(cc *checkConn) {
 			what = "promotion (RESTORE … WITH RECOVERY, ALTER DATABASE, msdb.dbo.sp_update_job / sp_start_job on the log-shipping jobs)"
 		}
 		c.rep.add(checkPass, "promotion permissions", cc.in.Name, "sysadmin: may run %s", what)
+	case cc.dbcreator:
+		c.rep.add(checkWarn, "promotion permissions", cc.in.Name,
+			"dbcreator, not sysadmin: RESTORE and ALTER DATABASE are allowed; the log-shipping jobs also need SQLAgentOperatorRole in msdb (enable/disable, start/stop), which is not checked here")
 	case c.cfg.Mode == "monitor":
 		c.rep.add(checkWarn, "promotion permissions", cc.in.Name, "not sysadmin: fine in mode monitor, but approval or auto mode could not promote or fence")
 	case cc.in.Name == target.Name:
