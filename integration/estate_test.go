@@ -88,6 +88,8 @@ type estate struct {
 type estateOptions struct {
 	// Speed is the lab's simulated seconds per real second.
 	Speed float64
+	// Topology is a YAML topology for the world (sqldr lab --topology), e.g. labTopology.
+	Topology string
 }
 
 // newEstate builds the networks, the lab world and the four instance containers, and waits until
@@ -118,11 +120,19 @@ func newEstate(t *testing.T, opts estateOptions) *estate {
 		testcontainers.CleanupNetwork(t, nw)
 		e.nets[n] = nw
 	}
-	e.world = e.run(ctx, "world", nil, []string{worldPort + "/tcp"},
-		[]string{"/usr/local/bin/labrelay", "-mode", "world", "-control", "127.0.0.1:" + worldPort, "--",
-			"/usr/local/bin/sqldr", "lab", "--split", "--witness", "--base-port", "0",
-			"--control", "127.0.0.1:" + worldPort, "--speed", fmt.Sprint(opts.Speed), "--password", labPassword},
-		map[string][]string{netMgmt: {"world"}}, wait.ForLog("labrelay ready"))
+	worldCmd := []string{"/usr/local/bin/labrelay", "-mode", "world", "-control", "127.0.0.1:" + worldPort, "--",
+		"/usr/local/bin/sqldr", "lab", "--split", "--witness", "--base-port", "0",
+		"--control", "127.0.0.1:" + worldPort, "--speed", fmt.Sprint(opts.Speed), "--password", labPassword}
+	var files []testcontainers.ContainerFile
+	if opts.Topology != "" {
+		worldCmd = append(worldCmd, "--topology", "/etc/sqldr-lab/topology.yml")
+		files = append(files, file(opts.Topology, "/etc/sqldr-lab/topology.yml"))
+	}
+	e.world, err = e.startEnv(ctx, "world", nil, []string{worldPort + "/tcp"}, worldCmd,
+		map[string][]string{netMgmt: {"world"}}, wait.ForLog("labrelay ready"), files)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep, err := e.world.PortEndpoint(ctx, worldPort+"/tcp", "http")
 	if err != nil {
 		t.Fatalf("world endpoint: %v", err)
@@ -172,25 +182,16 @@ func (e *estate) startInstance(ctx context.Context, s instSpec) error {
 	return nil
 }
 
-// run is start that fails the test.
-func (e *estate) run(ctx context.Context, name string, env map[string]string, ports, cmd []string, aliases map[string][]string, w wait.Strategy) *testcontainers.DockerContainer {
-	e.t.Helper()
-	ctr, err := e.startEnv(ctx, name, env, ports, cmd, aliases, w, nil)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return ctr
-}
-
 func (e *estate) start(ctx context.Context, name string, ports, cmd []string, aliases map[string][]string, w wait.Strategy) (*testcontainers.DockerContainer, error) {
 	return e.startEnv(ctx, name, nil, ports, cmd, aliases, w, nil)
 }
 
 // startEnv creates a container of testImage attached first to mgmt (so that its published ports,
 // bound to 127.0.0.1 only, ride on the network no scenario cuts), then to each other network of
-// aliases with its aliases, and starts it. files are copied in before the start.
+// aliases with its aliases, and starts it. files are copied in before the start; binds are
+// host:container bind mounts.
 func (e *estate) startEnv(ctx context.Context, name string, env map[string]string, ports, cmd []string,
-	aliases map[string][]string, w wait.Strategy, files []testcontainers.ContainerFile) (*testcontainers.DockerContainer, error) {
+	aliases map[string][]string, w wait.Strategy, files []testcontainers.ContainerFile, binds ...string) (*testcontainers.DockerContainer, error) {
 	opts := []testcontainers.ContainerCustomizer{
 		testcontainers.WithEntrypoint(cmd[0]),
 		testcontainers.WithCmd(cmd[1:]...),
@@ -201,6 +202,7 @@ func (e *estate) startEnv(ctx context.Context, name string, env map[string]strin
 			for _, p := range ports {
 				hc.PortBindings[mobynet.MustParsePort(p)] = []mobynet.PortBinding{{HostIP: netip.MustParseAddr("127.0.0.1")}}
 			}
+			hc.Binds = append(hc.Binds, binds...)
 		}),
 		network.WithNetwork(aliases[netMgmt], e.nets[netMgmt]),
 		testcontainers.WithNoStart(),
