@@ -10,18 +10,41 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sqldr/sqldr/pkg/lab/engine"
+	"github.com/sqldr/sqldr/pkg/lab/engine/server"
 	"github.com/sqldr/sqldr/pkg/tds"
 )
 
-// InstanceServer serves one instance over TDS on loopback and makes its network
-// faults real: down closes the listener and resets connections, hung accepts and
+// Credentials are the SQL logins an instance accepts.
+type Credentials struct {
+	// SAPassword is the sa password (sysadmin).
+	SAPassword string
+	// MonitorLogin and MonitorPassword define the monitoring-only login
+	// (VIEW SERVER STATE, VIEW ANY DATABASE, db_datareader in msdb). Empty
+	// MonitorLogin disables it.
+	MonitorLogin    string
+	MonitorPassword string
+}
+
+// logins are the engine server's logins for these credentials.
+func (c Credentials) logins() []server.Login {
+	out := []server.Login{{Name: "sa", Password: c.SAPassword, Sysadmin: true}}
+	if c.MonitorLogin != "" {
+		out = append(out, server.Login{Name: c.MonitorLogin, Password: c.MonitorPassword})
+	}
+	return out
+}
+
+// instanceVersion is the product version every lab instance announces (SQL Server 2022 RTM).
+var instanceVersion = tds.Version{Major: 16, Minor: 0, Build: 1000, SubBuild: 6}
+
+// InstanceServer serves one instance over TDS on loopback, through the engine's
+// TDS front end (pkg/lab/engine/server), and makes its network faults real: down closes the listener and resets connections, hung accepts and
 // never answers (existing connections stall too), slow delays every reply, and the
 // partition rules refuse or black-hole connections by client source address.
 type InstanceServer struct {
 	log  *zap.Logger
 	inst *Instance
-	tds  *tds.Server
+	srv  *server.Server
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -39,12 +62,11 @@ func (i *Instance) Serve(log *zap.Logger, addr string, creds Credentials) (*Inst
 	}
 	s := &InstanceServer{log: log.Named("server").With(zap.String("instance", i.name)), inst: i, conns: map[*faultConn]struct{}{}}
 	s.cond = sync.NewCond(&s.mu)
-	h := &handler{srv: s, eng: engine.New(log, i.Backend(), nil), creds: creds}
-	ts, err := tds.NewServer(log, h, tds.Options{ServerName: i.name, Version: tds.Version{Major: 16, Minor: 0, Build: 1000, SubBuild: 6}})
+	srv, err := server.New(log, i.Backend(), server.Config{Logins: creds.logins(), Version: instanceVersion})
 	if err != nil {
 		return nil, fmt.Errorf("lab: tds server for %s: %w", i.name, err)
 	}
-	s.tds = ts
+	s.srv = srv
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("lab: listen for %s on %s: %w", i.name, addr, err)
@@ -69,7 +91,7 @@ func (s *InstanceServer) startLocked(ln net.Listener) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		err := s.tds.Serve(fl)
+		err := s.srv.Serve(fl)
 		if err != nil && !errors.Is(err, tds.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Info("lab_listener_stopped", zap.Error(err))
 		}
@@ -105,8 +127,6 @@ func (s *InstanceServer) reconcile() {
 	s.cond.Broadcast()
 }
 
-func (s *InstanceServer) disconnect(spid uint16) { s.tds.Disconnect(spid) }
-
 // Close stops the server and closes every connection.
 func (s *InstanceServer) Close() error {
 	s.mu.Lock()
@@ -120,7 +140,7 @@ func (s *InstanceServer) Close() error {
 	}
 	s.cond.Broadcast()
 	s.mu.Unlock()
-	err := s.tds.Close()
+	err := s.srv.Close()
 	s.wg.Wait()
 	return err
 }
