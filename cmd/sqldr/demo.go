@@ -578,6 +578,17 @@ func runDemo(ctx context.Context, log *zap.Logger, out io.Writer, dir string, o 
 	}
 	story.say("healthy: a promotion now would lose %s", v.DataLoss.Text)
 
+	if o.observer {
+		if err := demoCutLink(w, story, poll); err != nil {
+			return err
+		}
+		if _, err := poll("a healthy estate again", func(v reconcile.View) bool {
+			return v.State == controller.StateHealthy && v.DataLoss.Known
+		}); err != nil {
+			return err
+		}
+	}
+
 	// Disaster.
 	if err := w.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"}); err != nil {
 		return err
@@ -631,6 +642,81 @@ func runDemo(ctx context.Context, log *zap.Logger, out io.Writer, dir string, o 
 		}
 	}
 	return demoSummary(ctx, out, w, v, demoTimes{lost: lostAt, confirmed: confirmed, promoting: promoting, promoted: promoted}, rowsA)
+}
+
+// demoCutLink cuts only the controller's path to site A: from site B it looks like a lost site,
+// but the observer in the third site still sees site A serving and vetoes automatic promotion. The
+// link comes back before anyone approves, and the plan is cancelled.
+func demoCutLink(w *demoWorld, story *demoStory, poll func(string, func(reconcile.View) bool) (reconcile.View, error)) error {
+	var ids []int
+	for _, inst := range []string{"SQLA1", "SQLA2"} {
+		id, err := w.topo.Inject(lab.Fault{Kind: lab.FaultRefuse, Target: inst, Addrs: []string{demoControllerSource}})
+		if err != nil {
+			return fmt.Errorf("cut the link: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	// The lab refuses new connections from the controller's address; the controller's pooled
+	// connections are cut the way a failing link cuts them: reset (a moment's restart of the
+	// listeners resets every open connection; the observer simply reconnects).
+	if err := demoResetConnections(w, "SQLA1", "SQLA2"); err != nil {
+		return err
+	}
+	story.say("WAN LINK CUT between site B and site A (the observer in the third site still reaches site A)")
+	v, err := poll("the observer's veto", func(v reconcile.View) bool {
+		return (v.State == controller.StateSiteDown || v.State == controller.StateAwaitingApproval) &&
+			v.Verdict.Blocks(controller.GateCorroborated)
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range v.Verdict.Blocked {
+		if b.Gate == controller.GateCorroborated {
+			story.say("no automatic promotion: %s", b.Detail)
+		}
+	}
+	for _, id := range ids {
+		if err := w.topo.Heal(id); err != nil {
+			return fmt.Errorf("heal the link: %w", err)
+		}
+	}
+	story.say("WAN link back")
+	_, err = poll("site A answering again", func(v reconcile.View) bool {
+		return v.State == controller.StateHealthy || v.State == controller.StateDegraded
+	})
+	return err
+}
+
+// demoResetConnections resets every open connection to the instances: each is taken down until
+// its listener refuses connections (bounded), then brought back.
+func demoResetConnections(w *demoWorld, insts ...string) error {
+	for _, inst := range insts {
+		srv, err := w.lab.Server(inst)
+		if err != nil {
+			return fmt.Errorf("lab instance %s: %w", inst, err)
+		}
+		id, err := w.topo.Inject(lab.Fault{Kind: lab.FaultDown, Target: inst})
+		if err != nil {
+			return fmt.Errorf("reset connections to %s: %w", inst, err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", srv.Addr(), 200*time.Millisecond)
+			if err != nil {
+				break
+			}
+			_ = c.Close()
+			if time.Now().After(deadline) {
+				return fmt.Errorf("reset connections to %s: the listener stayed open", inst)
+			}
+			tm := time.NewTimer(5 * time.Millisecond)
+			<-tm.C
+		}
+		if err := w.topo.Heal(id); err != nil {
+			return fmt.Errorf("reset connections to %s: %w", inst, err)
+		}
+	}
+	return nil
 }
 
 type demoTimes struct{ lost, confirmed, promoting, promoted time.Time }

@@ -726,7 +726,7 @@ func TestDemoCommand(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("demo exited %d:\n%s", code, text)
 			}
-			for _, want := range []string{"SITE A LOST", "Healthy → SiteSuspect", "SiteSuspect → SiteDown", "step recover", "Promoting → Promoted",
+			for _, want := range []string{"WAN LINK CUT", "no automatic promotion: vetoed by an observer", "site A returned before the plan started: plan cancelled", "SITE A LOST", "Healthy → SiteSuspect", "SiteSuspect → SiteDown", "step recover", "Promoting → Promoted",
 				"detection:", "promotion:", "predicted window", "rows actually lost", "SQLB1  site B  up    mgc ONLINE", "INSERT INTO mgc.dbo.messages on SQLB1 succeeded"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("demo output lacks %q:\n%s", want, text)
