@@ -391,6 +391,9 @@ func TestE2EPause(t *testing.T) {
 	if !v.Verdict.Blocks(controller.GatePaused) {
 		t.Fatalf("verdict %s does not name the pause", v.VerdictText)
 	}
+	if _, m := e.get("/metrics"); !strings.Contains(m, `sqldr_promotion_blocked{group="mgc",reason="paused"} 1`) {
+		t.Errorf("the paused gate is not exported")
+	}
 	e.mustNotWrite("SQLB1")
 	runCLI(t, "resume", "--state-dir", e.w.stateDir)
 	v = e.waitFor("promotion", inState(controller.StatePromoted, controller.StatePromotionFailed))

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -346,10 +347,13 @@ func MetricsOptions(cfg *config.Config, b metrics.Build) metrics.Options {
 	o := metrics.Options{Build: b, RuntimeCollectors: true,
 		Groups: []metrics.Group{{Name: cfg.Group, DataLossBudget: cfg.MaxDataLoss}}}
 	for _, g := range controller.Gates {
-		o.BlockReasons = append(o.BlockReasons, string(g))
+		o.BlockReasons = append(o.BlockReasons, BlockReason(g))
 	}
+	o.RejectReasons = append(o.RejectReasons, metrics.DefaultRejectReasons...)
 	for _, r := range signal.Reasons {
-		o.RejectReasons = append(o.RejectReasons, string(r))
+		if !slices.Contains(o.RejectReasons, string(r)) {
+			o.RejectReasons = append(o.RejectReasons, string(r))
+		}
 	}
 	bt, rt := cfg.LogShipping.BackupThreshold, cfg.LogShipping.RestoreThreshold
 	if bt <= 0 {
@@ -379,6 +383,33 @@ func MetricsOptions(cfg *config.Config, b metrics.Build) metrics.Options {
 		o.Databases = append(o.Databases, metrics.Database{Name: db, Mirrored: partners > 0, BackupThreshold: bt, RestoreThreshold: rt})
 	}
 	return o
+}
+
+// BlockReason is the sqldr_promotion_blocked reason label of a controller gate: the vocabulary of
+// pkg/metrics (and of docs/alerts.md), plus plan_in_flight and target_unreachable for the two gates
+// it does not name.
+func BlockReason(g controller.Gate) string {
+	switch g {
+	case controller.GateMode:
+		return metrics.BlockApprovalMode
+	case controller.GateSiteConfirmed:
+		return metrics.BlockNotConfirmedDown
+	case controller.GateCorroborated:
+		return metrics.BlockNotCorroborated
+	case controller.GateDataLossKnown:
+		return metrics.BlockDataLossUnknown
+	case controller.GateDataLossBudget:
+		return metrics.BlockDataLossOverBudget
+	case controller.GateCooldown:
+		return metrics.BlockCooldown
+	case controller.GatePaused:
+		return metrics.BlockPaused
+	case controller.GateNoPlanInFlight:
+		return "plan_in_flight"
+	case controller.GateSecondaryTarget:
+		return "target_unreachable"
+	}
+	return string(g)
 }
 
 // partnerNames are the site-A partner instances, in configuration order.

@@ -511,7 +511,7 @@ func (l *Loop) decisionMetrics(res controller.Result, now time.Time, merr *[]err
 	add(m.SetState(st.Group, st.State.String()))
 	var gates []string
 	for _, b := range st.Verdict.Blocked {
-		gates = append(gates, string(b.Gate))
+		gates = append(gates, BlockReason(b.Gate))
 	}
 	add(m.SetPromotionBlocked(st.Group, gates...))
 	add(m.SetApprovalPending(st.Group, st.State == controller.StateAwaitingApproval))

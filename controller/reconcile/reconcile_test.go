@@ -432,3 +432,19 @@ func BenchmarkView(b *testing.B) {
 		}
 	}
 }
+
+func TestBlockReasonsAreDistinctAndPrecreated(t *testing.T) {
+	seen := map[string]controller.Gate{}
+	for _, g := range controller.Gates {
+		r := BlockReason(g)
+		if prev, dup := seen[r]; dup {
+			t.Fatalf("gates %s and %s share reason %s", prev, g, r)
+		}
+		seen[r] = g
+	}
+	for _, r := range metrics.DefaultBlockReasons {
+		if _, ok := seen[r]; !ok {
+			t.Errorf("metrics reason %s has no gate", r)
+		}
+	}
+}
