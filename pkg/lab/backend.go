@@ -266,7 +266,7 @@ func (b *Backend) Table(_ context.Context, s *engine.SessionInfo, ref engine.Tab
 				set(row, "mirroring_end_of_log_lsn", lsnValue(m.EndOfLogLSN))
 				set(row, "mirroring_replication_lsn", lsnValue(m.FailoverLSN))
 			}
-			rel.Rows = append(rel.Rows, engine.MaskMirroring(row, s.Sysadmin))
+			rel.Rows = append(rel.Rows, row)
 		}
 	case engine.SysDatabaseRecoveryStatus:
 		for _, d := range i.Databases() {
@@ -319,6 +319,9 @@ func (b *Backend) Table(_ context.Context, s *engine.SessionInfo, ref engine.Tab
 		}
 		b.msdbTable(def, rel)
 	}
+	// The per-login rules (sys.master_files hidden from the monitoring login,
+	// sys.database_mirroring masked) are the engine's, shared with engine.Static.
+	rel.Rows = engine.AsSeenBy(def, s.Sysadmin, rel.Rows)
 	return rel, nil
 }
 

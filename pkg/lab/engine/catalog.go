@@ -255,6 +255,32 @@ func LookupCatalog(ref TableName) *TableDef {
 	return nil
 }
 
+// AsSeenBy applies the catalog's per-login visibility rules to rows of def, so every backend shows a
+// login the same rows:
+//   - sys.master_files: no rows for a login that is not sysadmin. "The minimum permissions that are
+//     required to see the corresponding row are CREATE DATABASE, ALTER ANY DATABASE, or VIEW ANY
+//     DEFINITION" (sys-master-files-transact-sql.md), none of which the monitoring login of
+//     SQLSERVER.md §8 Q14 holds; so redo_start_lsn is unknown to it, not NULL.
+//   - sys.database_mirroring: each row through MaskMirroring.
+//
+// Rows of other tables are returned as they are. The result is a new slice; rows are not modified.
+func AsSeenBy(def *TableDef, sysadmin bool, rows [][]Value) [][]Value {
+	out := make([][]Value, 0, len(rows))
+	if sysadmin {
+		return append(out, rows...)
+	}
+	switch def {
+	case SysMasterFiles:
+		return out
+	case SysDatabaseMirroring:
+		for _, r := range rows {
+			out = append(out, MaskMirroring(r, false))
+		}
+		return out
+	}
+	return append(out, rows...)
+}
+
 // MaskMirroring applies sys.database_mirroring's visibility rule (SQLSERVER.md §1.1, §8 Q14) to a
 // row: for a login that is not sysadmin, the row of a database acting as MIRROR shows every column
 // except database_id as NULL. It returns a new row and leaves row unchanged.

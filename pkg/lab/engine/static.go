@@ -147,20 +147,7 @@ func (b *Static) Table(_ context.Context, s *SessionInfo, ref TableName) (*Relat
 		}
 		return def.Relation(), nil
 	}
-	out := &Relation{Columns: rel.Columns, Rows: make([][]Value, 0, len(rel.Rows))}
-	if def == SysMasterFiles && !s.Sysadmin {
-		// "The minimum permissions that are required to see the corresponding row are CREATE
-		// DATABASE, ALTER ANY DATABASE, or VIEW ANY DEFINITION" (sys-master-files-transact-sql.md),
-		// none of which the monitoring login of SQLSERVER.md §8 Q14 holds.
-		return out, nil
-	}
-	for _, r := range rel.Rows {
-		if def == SysDatabaseMirroring {
-			r = MaskMirroring(r, s.Sysadmin)
-		}
-		out.Rows = append(out.Rows, r)
-	}
-	return out, nil
+	return &Relation{Columns: rel.Columns, Rows: AsSeenBy(def, s.Sysadmin, rel.Rows)}, nil
 }
 
 // Insert implements Backend.
