@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,6 +137,10 @@ func TestUnitDirectives(t *testing.T) {
 	}
 
 	// `sqldr service run` is the entry point that speaks the notify protocol (cmd/sqldr/service_other.go).
+	// Nobody but the daemon writes the state directory (operators write only in signals/).
+	if mode, err := strconv.ParseUint(u.last("Service", "StateDirectoryMode"), 8, 32); err != nil || mode&0o022 != 0 {
+		t.Errorf("StateDirectoryMode=%q must parse and not be group- or world-writable", u.last("Service", "StateDirectoryMode"))
+	}
 	exec := strings.Fields(u.last("Service", "ExecStart"))
 	if len(exec) != 5 || !filepath.IsAbs(exec[0]) || exec[1] != "service" || exec[2] != "run" || exec[3] != "--config" || !filepath.IsAbs(exec[4]) {
 		t.Errorf("ExecStart=%q, want <absolute sqldr> service run --config <absolute file>", u.last("Service", "ExecStart"))
