@@ -262,3 +262,41 @@ func waitTicker(t *testing.T, clk *clocktesting.FakeClock) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// BenchmarkNotify measures one READY/STATUS/WATCHDOG datagram to a real unixgram socket (dial, send,
+// close), the cost the watchdog pays every WatchdogSec/2.
+func BenchmarkNotify(b *testing.B) {
+	dir, err := os.MkdirTemp("", "sdn")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	path := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		buf := make([]byte, 4096)
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	n, err := New(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := n.Notify(Status("group mgc: Healthy"), Watchdog); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	_ = conn.Close()
+	<-drained
+}
