@@ -114,7 +114,7 @@ func toEngine(err error) error {
 	if errors.As(err, &errs) {
 		out := make(engine.Errors, len(errs))
 		for k, e := range errs {
-			out[k] = &engine.Error{Number: e.Number, Class: e.Class, State: e.State, Message: e.Message}
+			out[k] = e.toEngine()
 		}
 		return out
 	}

@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/sqldr/sqldr/pkg/lab/engine"
@@ -16,7 +17,7 @@ func (b *Backend) Execute(_ context.Context, s *engine.SessionInfo, stmt engine.
 		return b.restore(sess, st)
 	case *engine.BackupStmt:
 		if !st.Log {
-			return nil, engine.Errors{engine.NewError(3013, 16, 1, "BACKUP DATABASE is terminating abnormally.")}
+			return nil, engine.Errors{engine.ErrTerminating("BACKUP DATABASE")}
 		}
 		if len(st.Disks) != 1 {
 			return nil, engine.ErrSyntax("TO")
@@ -51,11 +52,10 @@ func (b *Backend) restore(sess *Session, st *engine.RestoreStmt) (*engine.Effect
 	case engine.RestoreDatabase:
 		if len(st.Disks) > 0 {
 			// Full restores are out of scope: the lab initialises every copy itself.
-			return nil, engine.Errors{engine.NewError(3013, 16, 1, "RESTORE DATABASE is terminating abnormally.")}
+			return nil, engine.Errors{engine.ErrTerminating(kindRestoreDatabase)}
 		}
 		if mode != WithRecovery {
-			return nil, engine.Errors{engine.NewError(3117, 16, 1, "The log or differential backup cannot be restored because no files are ready to rollforward."),
-				engine.NewError(3013, 16, 1, "RESTORE DATABASE is terminating abnormally.")}
+			return nil, engine.Errors{engine.ErrNoFilesReady(), engine.ErrTerminating(kindRestoreDatabase)}
 		}
 		return res, toEngine(sess.RestoreDatabaseRecovery(st.Database))
 	case engine.RestoreHeaderOnly:
@@ -69,35 +69,48 @@ func (b *Backend) restore(sess *Session, st *engine.RestoreStmt) (*engine.Effect
 		res.ResultSets = []*engine.ResultSet{headerOnly(f)}
 		return res, nil
 	}
-	return nil, engine.Errors{engine.NewError(3013, 16, 1, "%s is terminating abnormally.", st.Kind)}
+	return nil, engine.Errors{engine.ErrTerminating(st.Kind.String())}
 }
 
-// headerOnly renders RESTORE HEADERONLY's documented columns (the subset the lab knows).
+// headerOnly renders RESTORE HEADERONLY with the engine's documented result shape
+// (engine.HeaderOnlyResult); columns the lab does not model are NULL.
 func headerOnly(f *BackupFile) *engine.ResultSet {
-	typ := int16(2)
+	def := engine.HeaderOnlyResult
+	row := def.NewRow()
+	set := def.Set
+	typ, desc := int16(2), "TRANSACTION LOG"
 	if f.Type == "D" {
-		typ = 1
+		typ, desc = 1, "DATABASE"
 	}
-	cols := []engine.Column{
-		{Name: "BackupName", Type: engine.NVarChar(128), Nullable: true}, {Name: "BackupType", Type: engine.TypeSmallInt},
-		{Name: "DatabaseName", Type: engine.NVarChar(128)}, {Name: "ServerName", Type: engine.NVarChar(128)},
-		{Name: "FirstLSN", Type: engine.TypeLSN}, {Name: "LastLSN", Type: engine.TypeLSN},
-		{Name: "CheckpointLSN", Type: engine.TypeLSN}, {Name: "DatabaseBackupLSN", Type: engine.TypeLSN},
-		{Name: "BackupStartDate", Type: engine.TypeDateTime}, {Name: "BackupFinishDate", Type: engine.TypeDateTime},
-		{Name: "IsCopyOnly", Type: engine.TypeBit}, {Name: "HasIncompleteMetaData", Type: engine.TypeBit},
-		{Name: "IsForceOffline", Type: engine.TypeBit}, {Name: "FirstRecoveryForkID", Type: engine.TypeUniqueIdentifier},
-		{Name: "RecoveryForkID", Type: engine.TypeUniqueIdentifier}, {Name: "ForkPointLSN", Type: engine.TypeLSN, Nullable: true},
-		{Name: "DatabaseGUID", Type: engine.TypeUniqueIdentifier}, {Name: "FamilyGUID", Type: engine.TypeUniqueIdentifier},
-		{Name: "BackupSetGUID", Type: engine.TypeUniqueIdentifier}, {Name: "RecoveryModel", Type: engine.NVarChar(60)},
+	set(row, "BackupType", engine.SmallInt(typ))
+	set(row, "BackupTypeDescription", engine.NStr(desc))
+	set(row, "Position", engine.SmallInt(1))
+	set(row, "DeviceType", engine.TinyInt(2))
+	set(row, "DatabaseName", engine.NStr(f.Database))
+	set(row, "ServerName", engine.NStr(f.Server))
+	set(row, "MachineName", engine.NStr(f.Server))
+	set(row, "FirstLSN", lsnValue(f.FirstLSN))
+	set(row, "LastLSN", lsnValue(f.LastLSN))
+	set(row, "CheckpointLSN", lsnValue(f.CheckpointLSN))
+	set(row, "DatabaseBackupLSN", lsnValue(f.DatabaseBackup))
+	set(row, "BackupStartDate", dt(f.Start))
+	set(row, "BackupFinishDate", dt(f.Finish))
+	set(row, "IsCopyOnly", bit(f.IsCopyOnly))
+	set(row, "HasIncompleteMetaData", bit(false))
+	set(row, "IsForceOffline", bit(f.IsForceOffline))
+	set(row, "FirstRecoveryForkID", guidValue(f.FirstForkGUID))
+	set(row, "RecoveryForkID", guidValue(f.LastForkGUID))
+	set(row, "ForkPointLSN", lsnValue(f.ForkPointLSN))
+	// BindingID is the database's GUID (sys.database_recovery_status.database_guid).
+	set(row, "BindingID", guidValue(f.DatabaseGUID))
+	set(row, "FamilyGUID", guidValue(f.FamilyGUID))
+	set(row, "BackupSetGUID", guidValue(f.BackupSetGUID))
+	set(row, "RecoveryModel", engine.NStr(f.RecoveryModel))
+	rs, err := def.ResultSet(row)
+	if err != nil {
+		panic(fmt.Sprintf("lab: %v", err)) // a row from NewRow always fits its definition
 	}
-	row := []engine.Value{
-		engine.Null(engine.NVarChar(128)), engine.SmallInt(typ), engine.NStr(f.Database), engine.NStr(f.Server),
-		lsnValue(f.FirstLSN), lsnValue(f.LastLSN), lsnValue(f.CheckpointLSN), lsnValue(f.DatabaseBackup),
-		dt(f.Start), dt(f.Finish), bit(f.IsCopyOnly), bit(false), bit(f.IsForceOffline),
-		guidValue(f.FirstForkGUID), guidValue(f.LastForkGUID), lsnValue(f.ForkPointLSN),
-		guidValue(f.DatabaseGUID), guidValue(f.FamilyGUID), guidValue(f.BackupSetGUID), engine.NStr(f.RecoveryModel),
-	}
-	return &engine.ResultSet{Columns: cols, Rows: [][]engine.Value{row}}
+	return rs
 }
 
 func (b *Backend) alter(sess *Session, st *engine.AlterDatabaseStmt) error {
@@ -181,7 +194,7 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 		if err != nil {
 			return nil, toEngine(err)
 		}
-		res.Messages = []*engine.Error{{Number: info.Number, Class: info.Class, State: info.State, Message: info.Message}}
+		res.Messages = []*engine.Error{info.toEngine()}
 		return res, nil
 	case "sp_delete_log_shipping_secondary_database":
 		db, ok := argString(e, "secondary_database", 0)
@@ -213,9 +226,10 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 		if err != nil {
 			return nil, toEngine(err)
 		}
-		cols := []engine.Column{{Name: "subdirectory", Type: engine.NVarChar(255)}, {Name: "depth", Type: engine.TypeInt}}
-		if withFiles {
-			cols = append(cols, engine.Column{Name: "file", Type: engine.TypeInt})
+		// engine.XPDirTree's shape; without the third argument there is no file column.
+		cols := append([]engine.Column(nil), engine.XPDirTree.Columns...)
+		if !withFiles {
+			cols = cols[:2]
 		}
 		rs := &engine.ResultSet{Columns: cols}
 		for _, en := range entries {
@@ -238,25 +252,30 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 	return nil, engine.ErrProcNotFound(e.Proc.String())
 }
 
-// dbmMonitor renders sp_dbmmonitorresults' documented columns.
+// dbmMonitor renders sp_dbmmonitorresults with the engine's documented result shape
+// (engine.DBMMonitorResults). The lab counts 1 KB of log per inserted row.
 func dbmMonitor(m MonitorResult) *engine.ResultSet {
-	names := []string{"database_name", "role", "mirroring_state", "witness_status", "log_generation_rate", "unsent_log",
-		"send_rate", "unrestored_log", "recovery_rate", "transaction_delay", "transactions_per_sec", "average_delay",
-		"time_recorded", "time_behind", "local_time"}
-	cols := make([]engine.Column, len(names))
-	for k, n := range names {
-		t := engine.TypeInt
-		switch {
-		case k == 0:
-			t = engine.TypeSysname
-		case k >= 12:
-			t = engine.TypeDateTime
-		}
-		cols[k] = engine.Column{Name: n, Type: t, Nullable: true}
+	def := engine.DBMMonitorResults
+	row := def.NewRow()
+	set := def.Set
+	set(row, "database_name", engine.Sysname(m.Database))
+	set(row, "role", engine.Int(int32(m.Role)))
+	set(row, "mirroring_state", engine.Int(int32(m.State)))
+	set(row, "witness_status", engine.Int(int32(m.WitnessStatus)))
+	set(row, "log_generation_rate", engine.Int(m.TransactionsSec))
+	set(row, "unsent_log", engine.Int(m.UnsentLogKB))
+	set(row, "send_rate", engine.Int(m.TransactionsSec))
+	set(row, "unrestored_log", engine.Int(0))
+	set(row, "recovery_rate", engine.Int(m.TransactionsSec))
+	set(row, "transaction_delay", engine.Int(0))
+	set(row, "transactions_per_sec", engine.Int(m.TransactionsSec))
+	set(row, "average_delay", engine.Int(0))
+	set(row, "time_recorded", dt(m.TimeRecorded))
+	set(row, "time_behind", dt(m.TimeBehind))
+	set(row, "local_time", dt(m.LocalTime))
+	rs, err := def.ResultSet(row)
+	if err != nil {
+		panic(fmt.Sprintf("lab: %v", err)) // a row from NewRow always fits its definition
 	}
-	row := []engine.Value{engine.Sysname(m.Database), engine.Int(int32(m.Role)), engine.Int(int32(m.State)),
-		engine.Int(int32(m.WitnessStatus)), engine.Int(m.TransactionsSec), engine.Int(m.UnsentLogKB),
-		engine.Int(m.TransactionsSec), engine.Int(0), engine.Int(m.TransactionsSec), engine.Int(0),
-		engine.Int(m.TransactionsSec), engine.Int(0), dt(m.TimeRecorded), dt(m.TimeBehind), dt(m.LocalTime)}
-	return &engine.ResultSet{Columns: cols, Rows: [][]engine.Value{row}}
+	return rs
 }

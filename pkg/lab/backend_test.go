@@ -98,3 +98,100 @@ func TestBackendMirroringMaskedForMonitor(t *testing.T) {
 		t.Fatalf("monitor: mirroring_role = %v, want NULL", r)
 	}
 }
+
+// execAs runs one batch on inst through the engine as sa or the monitoring login.
+func execAs(t *testing.T, f *fixture, inst string, sysadmin bool, sql string) *engine.Recorder {
+	t.Helper()
+	login := "sqldr_monitor"
+	if sysadmin {
+		login = "sa"
+	}
+	eng := engine.New(f.topo.log, f.inst(inst).Backend(), nil)
+	s := eng.NewSession(engine.SessionInfo{SPID: 61, Login: login, Sysadmin: sysadmin, Database: "master"}, nil)
+	defer s.Close()
+	out := &engine.Recorder{}
+	if err := s.Execute(context.Background(), sql, nil, out); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return out
+}
+
+// TestBackendResultShapes checks that RESTORE HEADERONLY and sp_dbmmonitorresults come back in
+// the engine's documented result shapes, filled from the model.
+func TestBackendResultShapes(t *testing.T) {
+	f := newFixture(t, nil)
+	f.advance(10 * time.Minute)
+	var file *BackupFile
+	for _, bf := range f.topo.ShareFiles() {
+		if bf.Database == "mgc" && bf.Type == "L" {
+			file = &bf
+			break
+		}
+	}
+	if file == nil {
+		t.Fatal("no log backup of mgc on the share after 10 minutes")
+	}
+	out := execAs(t, f, "secondary", true, "RESTORE HEADERONLY FROM DISK = N'"+file.Path+"'")
+	if errs := out.Errors(); len(errs) > 0 || len(out.Results) != 1 || len(out.Results[0].Rows) != 1 {
+		t.Fatalf("HEADERONLY: want one row, got %+v", out)
+	}
+	rs, def := out.Results[0], engine.HeaderOnlyResult
+	if len(rs.Columns) != len(def.Columns) {
+		t.Fatalf("HEADERONLY: %d columns, want the documented %d", len(rs.Columns), len(def.Columns))
+	}
+	row := rs.Rows[0]
+	get := func(c string) engine.Value { return row[def.Index(c)] }
+	if get("BackupType").Int64() != 2 || get("DatabaseName").Str() != "mgc" || get("FirstLSN").Text() != file.FirstLSN.String() ||
+		get("LastLSN").Text() != file.LastLSN.String() || get("BindingID").Null || get("RecoveryForkID").Null {
+		t.Fatalf("HEADERONLY row does not describe %s: %v", file.Path, row)
+	}
+
+	out = execAs(t, f, "principal", true, "EXEC msdb.dbo.sp_dbmmonitorresults N'mgc', 0")
+	if errs := out.Errors(); len(errs) > 0 || len(out.Results) != 1 || len(out.Results[0].Rows) != 1 {
+		t.Fatalf("sp_dbmmonitorresults: want one row, got %+v", out)
+	}
+	if got, want := len(out.Results[0].Columns), len(engine.DBMMonitorResults.Columns); got != want {
+		t.Fatalf("sp_dbmmonitorresults: %d columns, want %d", got, want)
+	}
+	if r := out.Results[0].Rows[0]; r[0].Str() != "mgc" || r[engine.DBMMonitorResults.Index("role")].Int64() != int64(RolePrincipal) {
+		t.Fatalf("sp_dbmmonitorresults row: %v", r)
+	}
+}
+
+// TestBackendErrorsMatchEngine checks that the topology sends the engine's effect messages
+// (effects.go) unchanged: number, class, state and text.
+func TestBackendErrorsMatchEngine(t *testing.T) {
+	f := newFixture(t, nil)
+	f.advance(time.Minute)
+	cases := []struct {
+		inst     string
+		sysadmin bool
+		sql      string
+		want     []*engine.Error
+	}{
+		{"secondary", false, `RESTORE LOG mgc FROM DISK = N'C:\x.trn' WITH NORECOVERY`,
+			[]*engine.Error{engine.ErrRestorePermission("mgc"), engine.ErrTerminating("RESTORE LOG")}},
+		{"principal", false, `ALTER DATABASE mgc SET OFFLINE`,
+			[]*engine.Error{engine.ErrAlterPermission("mgc"), engine.ErrAlterFailed()}},
+		{"principal", true, `RESTORE LOG mgc FROM DISK = N'C:\x.trn'`,
+			[]*engine.Error{engine.ErrRestoreMirrored("mgc"), engine.ErrTerminating("RESTORE LOG")}},
+		{"secondary", true, `EXEC msdb.dbo.sp_start_job @job_name = N'no such job'`,
+			[]*engine.Error{engine.ErrJobNotFound("@job_name", "no such job")}},
+		{"principal", false, `EXEC msdb.dbo.sp_start_job @job_name = N'x'`,
+			[]*engine.Error{engine.ErrPermissionDenied("EXECUTE", "sp_start_job", "msdb", "dbo")}},
+	}
+	for _, c := range cases {
+		t.Run(c.sql, func(t *testing.T) {
+			got := execAs(t, f, c.inst, c.sysadmin, c.sql).Errors()
+			if len(got) != len(c.want) {
+				t.Fatalf("got %v, want %v", got, c.want)
+			}
+			for k := range got {
+				g, w := got[k], c.want[k]
+				if g.Number != w.Number || g.Class != w.Class || g.State != w.State || g.Message != w.Message {
+					t.Fatalf("message %d: got %+v, want %+v", k, g, w)
+				}
+			}
+		})
+	}
+}

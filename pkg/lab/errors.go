@@ -3,6 +3,8 @@ package lab
 import (
 	"fmt"
 	"strings"
+
+	"github.com/sqldr/sqldr/pkg/lab/engine"
 )
 
 // SQLError is one SQL Server error or informational message as the lab sends it:
@@ -53,15 +55,26 @@ func (e Errors) Has(number int32) bool {
 }
 
 func sqlErr(number int32, class, state uint8, format string, args ...any) SQLError {
-	return SQLError{Number: number, Class: class, State: state, Message: fmt.Sprintf(format, args...)}
+	return fromEngine(engine.NewError(number, class, state, format, args...))
+}
+
+// fromEngine converts one of the engine's messages. The lab builds every message
+// that the engine also defines (its own and the effect messages in effects.go)
+// through the engine's constructor, so numbers, states and texts match across
+// backends; only the lab's own (3201, 3036, 1416, …) are written here.
+func fromEngine(e *engine.Error) SQLError {
+	return SQLError{Number: e.Number, Class: e.Class, State: e.State, Message: e.Message}
+}
+
+// toEngine converts the message back for the engine (and the wire).
+func (e SQLError) toEngine() *engine.Error {
+	return &engine.Error{Number: e.Number, Class: e.Class, State: e.State, Message: e.Message}
 }
 
 // Trailers (SQLSERVER.md §8 "General conventions").
-func terminating(kind string) SQLError {
-	return sqlErr(3013, 16, 1, "%s is terminating abnormally.", kind)
-}
+func terminating(kind string) SQLError { return fromEngine(engine.ErrTerminating(kind)) }
 
-func alterFailed() SQLError { return sqlErr(5069, 16, 1, "ALTER DATABASE statement failed.") }
+func alterFailed() SQLError { return fromEngine(engine.ErrAlterFailed()) }
 
 // Statement kinds used in the 3013 trailer.
 const (
@@ -71,30 +84,18 @@ const (
 	kindRestoreHeaderOnly = "RESTORE HEADERONLY"
 )
 
-func errDBNotExist(name string) SQLError {
-	return sqlErr(911, 16, 1, "Database '%s' does not exist. Make sure that the name is entered correctly.", name)
-}
+func errDBNotExist(name string) SQLError { return fromEngine(engine.ErrDatabaseNotExist(name)) }
 
 // Database availability (SQLSERVER.md §8 Q2, §1.7, Q13).
-func errRestoring(db string) SQLError {
-	return sqlErr(927, 14, 2, "Database '%s' cannot be opened. It is in the middle of a restore.", db)
-}
+func errRestoring(db string) SQLError { return fromEngine(engine.ErrDatabaseRestoring(db)) }
 
-func errOffline(db string) SQLError {
-	return sqlErr(942, 14, 4, "Database '%s' cannot be opened because it is offline.", db)
-}
+func errOffline(db string) SQLError { return fromEngine(engine.ErrDatabaseOffline(db)) }
 
-func errActingAsMirror(db string) SQLError {
-	return sqlErr(954, 14, 1, "The database \"%s\" cannot be opened. It is acting as a mirror database.", db)
-}
+func errActingAsMirror(db string) SQLError { return fromEngine(engine.ErrDatabaseMirror(db)) }
 
-func errNoQuorum(db string) SQLError {
-	return sqlErr(955, 14, 1, "Database %s is enabled for Database Mirroring, but the database lacks quorum: the database cannot be opened. Check the partner and witness connections if configured.", db)
-}
+func errNoQuorum(db string) SQLError { return fromEngine(engine.ErrNoQuorum(db)) }
 
-func errReadOnly(db string) SQLError {
-	return sqlErr(3906, 16, 1, "Failed to update database \"%s\" because the database is read-only.", db)
-}
+func errReadOnly(db string) SQLError { return fromEngine(engine.ErrReadOnlyDatabase(db)) }
 
 // Mirroring (SQLSERVER.md §1.7, texts from the 1000-1999 error table).
 func errNotMirrored(db string) SQLError {
@@ -113,9 +114,7 @@ func errCannotForce(db string) SQLError {
 	return sqlErr(1455, 16, 1, "The database mirroring service cannot be forced for database \"%s\" because the database is not in the correct state to become the principal database.", db)
 }
 
-func errInMirroringSession(db string) SQLError {
-	return sqlErr(1468, 16, 1, "The operation cannot be performed on database \"%s\" because it is involved in a database mirroring session or an availability group. Some operations are not allowed on a database that is participating in a database mirroring session or in an availability group.", db)
-}
+func errInMirroringSession(db string) SQLError { return fromEngine(engine.ErrInMirroringSession(db)) }
 
 func errPrincipalOnly(db string) SQLError {
 	return sqlErr(1470, 16, 1, "The alter database for this partner config values may only be initiated on the current principal server for database \"%s\".", db)
@@ -126,32 +125,24 @@ func errSafetyNotFull(db string) SQLError {
 }
 
 // Backup and restore (SQLSERVER.md §4.3, §8 Q4–Q7).
-func errNotRestoringOnMirror() SQLError {
-	return sqlErr(3059, 16, 1, "This BACKUP or RESTORE command is not supported on a database mirror or secondary replica.")
-}
+func errNotRestoringOnMirror() SQLError { return fromEngine(engine.ErrNotOnMirror()) }
 
-func errRestoreOnMirrored(db string) SQLError {
-	return sqlErr(3104, 16, 1, "RESTORE cannot operate on database '%s' because it is configured for database mirroring or has joined an availability group. If you intend to restore the database, use ALTER DATABASE to remove mirroring or to remove the database from its availability group.", db)
-}
+func errRestoreOnMirrored(db string) SQLError { return fromEngine(engine.ErrRestoreMirrored(db)) }
 
-func errExclusiveAccess() SQLError {
-	return sqlErr(3101, 16, 1, "Exclusive access could not be obtained because the database is in use.")
-}
+func errExclusiveAccess() SQLError { return fromEngine(engine.ErrExclusiveAccess()) }
 
-func errNoFilesReady() SQLError {
-	return sqlErr(3117, 16, 1, "The log or differential backup cannot be restored because no files are ready to rollforward.")
-}
+func errNoFilesReady() SQLError { return fromEngine(engine.ErrNoFilesReady()) }
 
 func errStandbyBackup(db string) SQLError {
 	return sqlErr(3036, 16, 1, "The database \"%s\" is in warm-standby state (set by executing RESTORE WITH STANDBY) and cannot be backed up until the entire restore sequence is completed.", db)
 }
 
 func errTooRecent(fileFirst, redo LSN) SQLError {
-	return sqlErr(4305, 16, 1, "The log in this backup set begins at LSN %s, which is too recent to apply to the database. An earlier log backup that includes LSN %s can be restored.", fileFirst, redo)
+	return fromEngine(engine.ErrLogTooRecent(lsnValue(fileFirst), lsnValue(redo)))
 }
 
 func errTooEarly(fileLast, redo LSN) SQLError {
-	return sqlErr(4326, 16, 1, "The log in this backup set terminates at LSN %s, which is too early to apply to the database. A more recent log backup that includes LSN %s can be restored.", fileLast, redo)
+	return fromEngine(engine.ErrLogTooEarly(lsnValue(fileLast), lsnValue(redo)))
 }
 
 func errForkMismatch() SQLError {
@@ -171,50 +162,42 @@ func errCannotWriteBackupDevice(path string) SQLError {
 }
 
 func errNotPermittedInState(state string) SQLError {
-	return sqlErr(5052, 16, 1, "ALTER DATABASE is not permitted while a database is in the %s state.", state)
+	return fromEngine(engine.ErrNotPermittedInState("ALTER DATABASE", state))
 }
 
 // Permissions (SQLSERVER.md §8 Q14).
-func errRestorePermission(db string) SQLError {
-	return sqlErr(3110, 14, 1, "User does not have permission to RESTORE database '%s'.", db)
-}
+func errRestorePermission(db string) SQLError { return fromEngine(engine.ErrRestorePermission(db)) }
 
 func errCreateDatabasePermission() SQLError {
 	return sqlErr(262, 14, 1, "CREATE DATABASE permission denied in database 'master'.")
 }
 
-func errAlterPermission(db string) SQLError {
-	return sqlErr(5011, 14, 9, "User does not have permission to alter database '%s', the database does not exist, or the database is not in a state that allows access checks.", db)
-}
+func errAlterPermission(db string) SQLError { return fromEngine(engine.ErrAlterPermission(db)) }
 
 func errBackupPermission(db string) SQLError {
 	return sqlErr(262, 14, 1, "BACKUP LOG permission denied in database '%s'.", db)
 }
 
 func errExecutePermission(object, database string) SQLError {
-	return sqlErr(229, 14, 5, "The EXECUTE permission was denied on the object '%s', database '%s', schema 'dbo'.", object, database)
+	return fromEngine(engine.ErrPermissionDenied("EXECUTE", object, database, "dbo"))
 }
 
 // Agent jobs (SQLSERVER.md §8 Q8–Q9).
 func errJobNotFound(param, value string) SQLError {
-	return sqlErr(14262, 16, 1, "The specified %s ('%s') does not exist.", param, value)
+	return fromEngine(engine.ErrJobNotFound(param, value))
 }
 
 func errJobAlreadyRunning(job, login string) SQLError {
-	return sqlErr(22022, 16, 1, "SQLServerAgent Error: Request to run job %s (from User %s) refused because the job is already running from a request by User %s.", job, login, login)
+	return fromEngine(engine.ErrJobAlreadyRunning(job, login, "User "+login))
 }
 
 func errJobNotRunning(job, login string) SQLError {
-	return sqlErr(22022, 16, 1, "SQLServerAgent Error: Request to stop job %s (from User %s) refused because the job is not currently running.", job, login)
+	return fromEngine(engine.ErrJobNotRunning(job, login))
 }
 
-func infoJobStarted(job string) SQLError {
-	return sqlErr(14243, 0, 1, "Job '%s' started successfully.", job)
-}
+func infoJobStarted(job string) SQLError { return fromEngine(engine.InfoJobStarted(job)) }
 
-func infoJobStopped(job string) SQLError {
-	return sqlErr(14254, 0, 1, "Job '%s' stopped successfully.", job)
-}
+func infoJobStopped(job string) SQLError { return fromEngine(engine.InfoJobStopped(job)) }
 
 func errLogShippingSecondaryNotFound(db string) SQLError {
 	return sqlErr(32012, 16, 1, "Secondary database %s does not exist for log shipping.", db)
