@@ -821,3 +821,72 @@ func TestE2EStandbyWithReader(t *testing.T) {
 		t.Fatalf("the reader's session survived the promotion (read %d rows)", n)
 	}
 }
+
+// beforeStep runs a function before the executor runs a given step (the test's hand in the world).
+type beforeStep struct {
+	step controller.Step
+	fn   func() error
+	next reconcile.Executor
+}
+
+func (b beforeStep) Execute(ctx context.Context, req runbook.Request) ([]controller.StepResult, error) {
+	if req.Action.Kind == controller.ActionRunStep && req.Action.Step == b.step {
+		if err := b.fn(); err != nil {
+			return nil, err
+		}
+	}
+	return b.next.Execute(ctx, req)
+}
+
+// TestE2ECopyJobRunning: the copy job's schedule fires just as the runbook begins recording the
+// configuration: the runbook records it running, waits for it, copies and restores the rest, and
+// promotes.
+func TestE2ECopyJobRunning(t *testing.T) {
+	var e *e2e
+	started := false
+	startCopy := func() error {
+		// Real time for a moment: the 2s copy run is still going when record_config reads msdb.
+		e.w.setSpeed(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := e.w.sa["SQLB1"].ExecContext(ctx, "EXEC msdb.dbo.sp_start_job @job_name = N'LSCopy_SQLA1_mgc'")
+		started = err == nil
+		return nil // an Agent that refuses is the runbook's business, not this test's
+	}
+	e = newE2E(t, demoOptions{observer: true}, reconcile.OpenOptions{WrapExecutor: func(x reconcile.Executor) reconcile.Executor {
+		return beforeStep{step: controller.StepRecordConfig, fn: func() error { return startCopy() }, next: x}
+	}})
+	e.shipping()
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	e.waitFor("record_config", func(v reconcile.View) bool {
+		return v.Plan != nil && len(v.Plan.Steps) > 2 && v.Plan.Steps[2].Phase == controller.PhaseDone
+	})
+	e.w.setSpeed(60)
+	v := e.waitFor("promotion", inState(controller.StatePromoted, controller.StatePromotionFailed, controller.StateAwaitingApproval))
+	if v.State != controller.StatePromoted {
+		t.Fatalf("state %s: %s / %s", v.State, planFailure(v.Plan), v.VerdictText)
+	}
+	e.mustWrite("SQLB1")
+	if err := e.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !started {
+		t.Fatal("the copy job could not be started before record_config")
+	}
+	running := false
+	for _, r := range e.journalRecords() {
+		if r.Kind != runbook.JournalKindLogShipping {
+			continue
+		}
+		var rec runbook.LogShippingRecord
+		if err := r.Decode(&rec); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range rec.Databases {
+			running = running || d.CopyJob.Running
+		}
+	}
+	if !running {
+		t.Fatal("the runbook did not record the copy job running")
+	}
+}
