@@ -149,6 +149,7 @@ instances:
 		if err := d.Close(); err != nil {
 			t.Errorf("close the daemon: %v", err)
 		}
+		httpClient.CloseIdleConnections()
 	})
 	w := &liveWorld{lab: l, addr: ln.Addr().String(), speed: o.speed}
 	waitFor(t, "the daemon's first reconcile cycle (/readyz 200)", 30*time.Second, 100*time.Millisecond, func() (bool, error) {

@@ -129,6 +129,7 @@ func tryStartPrometheus(t *testing.T, bin, cfgPath, runDir string) (*promServer,
 	)
 	// A *os.File as stdout/stderr: no copying goroutines; the process writes the file itself.
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("run %s: %w", bin, err)
@@ -157,6 +158,7 @@ func tryStartPrometheus(t *testing.T, bin, cfgPath, runDir string) (*promServer,
 			}
 		}
 		_ = logFile.Close()
+		httpClient.CloseIdleConnections()
 		if t.Failed() {
 			t.Logf("prometheus log (tail):\n%s", p.logTail(40))
 		}
