@@ -311,6 +311,8 @@ type checker struct {
 	principal string
 	// backupEvery is the observed log backup interval per database (from the principal's history).
 	backupEvery map[string]time.Duration
+	// shares is the backup share the partners agree on, per database (set by logShippingPrimaries).
+	shares map[string]string
 }
 
 type checkConn struct {
@@ -677,7 +679,7 @@ func (c *checker) logShippingPrimaries(ctx context.Context) {
 			case !enabled[strings.ToLower(db)][name]:
 				problems = append(problems, fmt.Sprintf("%s's backup job %s is disabled", name, p.job))
 			}
-			norm := strings.ToLower(strings.TrimRight(p.share, `\/`))
+			norm := strings.ToLower(strings.TrimRight(p.share, `\/`)) // as sameShare
 			shares[norm] = append(shares[norm], name+"="+p.share)
 		}
 		if len(shares) > 1 {
@@ -696,6 +698,10 @@ func (c *checker) logShippingPrimaries(ctx context.Context) {
 		for _, p := range cfgs {
 			share = p.share
 		}
+		if c.shares == nil {
+			c.shares = map[string]string{}
+		}
+		c.shares[strings.ToLower(db)] = share
 		level := checkPass
 		detail := fmt.Sprintf("%s: primaries on %s, backup jobs enabled", strings.Join(checked, " and "), share)
 		if len(checked) < len(c.partnerNames()) {
@@ -759,14 +765,39 @@ func (c *checker) secondaryJobs(ctx context.Context) {
 				watch[job.id.UUID] = job.name.String
 			}
 		}
+		if share, ok := c.shares[strings.ToLower(db)]; ok && !sameShare(share, j.sourceDir.String) {
+			problems = append(problems, fmt.Sprintf("the copy job reads %s but the partners back up to %s", j.sourceDir.String, share))
+		}
 		if len(problems) > 0 {
 			c.rep.add(checkFail, "secondary jobs", db, "%s", strings.Join(problems, "; "))
 			continue
+		}
+		if !c.isPartnerServer(j.primaryServer.String) {
+			c.rep.add(checkWarn, "secondary jobs", db, "the secondary's primary_server %s is none of the configured partners (%s)",
+				j.primaryServer.String, strings.Join(c.partnerNames(), ", "))
 		}
 		c.rep.add(checkPass, "secondary jobs", db, "copy job %s and restore job %s exist and are enabled (primary %s, source %s)",
 			j.copyName.String, j.restoreName.String, j.primaryServer.String, j.sourceDir.String)
 	}
 	c.agent(ctx, cc, watch)
+}
+
+// sameShare compares two UNC paths as Windows does: case-insensitively, trailing separators ignored.
+func sameShare(a, b string) bool {
+	return strings.EqualFold(strings.TrimRight(a, `\/`), strings.TrimRight(b, `\/`))
+}
+
+// isPartnerServer reports whether name is a configured partner or the @@SERVERNAME of a connected one.
+func (c *checker) isPartnerServer(name string) bool {
+	for _, p := range c.partnerNames() {
+		if strings.EqualFold(p, name) {
+			return true
+		}
+		if cc, ok := c.conns[p]; ok && strings.EqualFold(cc.server, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // agent checks that SQL Server Agent runs: from sys.dm_server_services where available, and in any

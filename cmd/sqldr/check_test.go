@@ -554,3 +554,33 @@ func TestJudgeJobRuns(t *testing.T) {
 		}
 	}
 }
+
+func TestSameShareAndPartnerServer(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{`\\labshare\logship\mgc`, `\\LABSHARE\LogShip\mgc\`, true},
+		{`\\labshare\logship\mgc`, `\\labshare\logship\mgccomp`, false},
+		{`\\a\s`, `\\b\s`, false},
+	} {
+		if got := sameShare(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameShare(%s, %s) = %t", tt.a, tt.b, got)
+		}
+	}
+	cfg, err := config.Parse([]byte(`state_dir: /x
+instances:
+  - {name: SQLA1, site: A, role: partner, dsn_env: A1}
+  - {name: SQLA2, site: A, role: partner, dsn_env: A2}
+  - {name: SQLB1, site: B, role: secondary, dsn_env: B1}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &checker{cfg: cfg, conns: map[string]*checkConn{"SQLA2": {server: `SQLA2\PCHAT`}}}
+	for name, want := range map[string]bool{"sqla1": true, `SQLA2\PCHAT`: true, "SQLB1": false, "OLDPRIMARY": false} {
+		if got := c.isPartnerServer(name); got != want {
+			t.Errorf("isPartnerServer(%s) = %t, want %t", name, got, want)
+		}
+	}
+}
