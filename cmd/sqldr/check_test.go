@@ -259,6 +259,15 @@ func TestCheckBrokenSetups(t *testing.T) {
 			frags: []string{"not sysadmin", "RESTORE", "14525"},
 		},
 		{
+			name: "monitoring-only login cannot see sys.master_files",
+			break_: func(_ *testing.T, cl *checkLab) string {
+				cl.setLogin("SQLB1", checkMonLogin, checkMonPassword)
+				return ""
+			},
+			check: "monitoring permissions", subj: func(*checkLab) string { return "SQLB1" }, level: checkWarn,
+			frags: []string{"sys.master_files", "VIEW ANY DEFINITION"},
+		},
+		{
 			name: "mirroring removed",
 			break_: func(_ *testing.T, cl *checkLab) string {
 				cl.exec("SQLA1", "ALTER DATABASE mgc SET PARTNER OFF")
