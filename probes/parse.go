@@ -365,7 +365,22 @@ func parseDatabaseRow(c cols, row []any, lookup func(string) (int, bool), dbs []
 	if d.RedoStartForkGUID, err = c.guid(row, "redo_start_fork_guid"); err != nil {
 		return err
 	}
+	d.RedoStart = redoStartStatus(d)
 	return nil
+}
+
+// redoStartStatus decides what the redo_start columns just read mean. A value is a value. NULL is
+// a fact only where the documentation says it must be NULL: a database whose state is known and is
+// neither RESTORING nor RECOVERY_PENDING nor in STANDBY (SQLSERVER.md §8 Q12). Anywhere else the
+// value exists but this login cannot see it (sys.master_files needs VIEW ANY DEFINITION, §8 Q14).
+func redoStartStatus(d *DatabaseSnapshot) RedoStartStatus {
+	switch {
+	case !d.RedoStartLSN.IsZero():
+		return RedoStartRead
+	case d.State == DBStateUnknown, d.State == DBRestoring, d.State == DBRecoveryPending, d.Standby:
+		return RedoStartUnknown
+	}
+	return RedoStartNotRestoring
 }
 
 // parseMirroring reads the sys.database_mirroring columns. All NULL means "not mirrored" only for an

@@ -255,3 +255,90 @@ func TestBackupTimeUTC(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRedoStartStatus checks that a NULL redo_start_lsn is a fact ("not restoring") only where
+// the documentation says it must be NULL, and unknown where sys.master_files hides the row from the
+// login (a RESTORING, RECOVERY_PENDING or STANDBY database read by the monitoring login).
+func TestParseRedoStartStatus(t *testing.T) {
+	row := func(state string, standby bool, redo, fork any) []any {
+		return []any{"mgc", state, false, standby, "MULTI_USER", "FULL",
+			nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, wireGUID(forkGUID), nil, redo, fork}
+	}
+	cases := []struct {
+		name     string
+		row      []any
+		want     RedoStartStatus
+		wantRedo string
+	}{
+		{"restoring, read by sa", row("RESTORING", false, dec(lsn2), wireGUID(forkGUID)), RedoStartRead, lsn2},
+		{"restoring, monitoring login (no sys.master_files rows)", row("RESTORING", false, nil, nil), RedoStartUnknown, ""},
+		{"recovery pending, hidden", row("RECOVERY_PENDING", false, nil, nil), RedoStartUnknown, ""},
+		{"standby, hidden", row("ONLINE", true, nil, nil), RedoStartUnknown, ""},
+		{"standby, read", row("ONLINE", true, dec(lsn3), wireGUID(forkGUID)), RedoStartRead, lsn3},
+		{"unknown state", row("SOMETHING_NEW", false, nil, nil), RedoStartUnknown, ""},
+		{"online: NULL is documented", row("ONLINE", false, nil, nil), RedoStartNotRestoring, ""},
+		{"offline: NULL is documented", row("OFFLINE", false, nil, nil), RedoStartNotRestoring, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sets := secondarySets(ts("2026-11-28 12:12:30"), int64(-20))
+			sets[1] = ResultSet{Columns: databasesCols, Rows: [][]any{c.row}}
+			d := mustParse(t, RoleSecondary, sets).databases[0]
+			if d.RedoStart != c.want || d.RedoStartLSN.String() != c.wantRedo {
+				t.Fatalf("redo start = %v %s, want %v %s", d.RedoStart, d.RedoStartLSN, c.want, c.wantRedo)
+			}
+		})
+	}
+	// A snapshot built without the field (the zero value) is unknown, never "not restoring".
+	if (DatabaseSnapshot{}).RedoStart != RedoStartUnknown || RedoStartUnknown.String() != "unknown" ||
+		RedoStartNotRestoring.String() != "not_restoring" || RedoStartRead.String() != "read" {
+		t.Fatal("zero value or names of RedoStartStatus changed")
+	}
+}
+
+// TestParseMonitoringSecondaryForkUnknown is the fixture of the monitoring login on a RESTORING
+// secondary: redo_start_lsn and redo_start_fork_guid read NULL. The restore position is unknown, so
+// no fork-mismatch is diagnosed against a principal on another fork; with sa's values it is.
+func TestParseMonitoringSecondaryForkUnknown(t *testing.T) {
+	sets := secondarySets(ts("2026-11-28 12:12:30"), int64(-20))
+	sets[1].Rows[0] = append([]any(nil), sets[1].Rows[0]...)
+	sets[1].Rows[0][19], sets[1].Rows[0][20] = nil, nil
+	sec := mustParse(t, RoleSecondary, sets).databases[0]
+	if sec.State != DBRestoring || sec.RedoStart != RedoStartUnknown || !sec.RedoStartForkGUID.IsZero() {
+		t.Fatalf("monitoring login on the secondary: %v %v %s", sec.State, sec.RedoStart, sec.RedoStartForkGUID)
+	}
+	prin := mustParse(t, RolePartner, principalSets(ts("2026-11-28 12:12:00"))).databases[0]
+	prin.RecoveryForkGUID, _ = ParseGUID(newForkGUID)
+	prin.RecentLogBackups = nil
+	if ForkMismatch(&prin, &sec) {
+		t.Fatal("a permission gap (redo start unknown) was diagnosed as a fork mismatch")
+	}
+	full := mustParse(t, RoleSecondary, secondarySets(ts("2026-11-28 12:12:30"), int64(-20))).databases[0]
+	if full.RedoStart != RedoStartRead || !ForkMismatch(&prin, &full) {
+		t.Fatalf("sa's view: redo start %v, fork mismatch %v; want read and a mismatch", full.RedoStart, ForkMismatch(&prin, &full))
+	}
+}
+
+// TestLabRedoStartByLogin reads the lab's RESTORING secondary with both logins over TDS: sa reads
+// redo_start_lsn, the monitoring login sees no sys.master_files rows and gets "unknown".
+func TestLabRedoStartByLogin(t *testing.T) {
+	for _, c := range []struct {
+		login string
+		want  RedoStartStatus
+	}{{"sa", RedoStartRead}, {labMonitorLogin, RedoStartUnknown}} {
+		t.Run(c.login, func(t *testing.T) {
+			e := startLabEnv(t, labConfig(), c.login, nil)
+			e.step(5 * time.Minute)
+			sd, ok := mustUp(t, e.probe(), "sqlb1").Database("mgc")
+			if !ok || sd.State != DBRestoring {
+				t.Fatalf("secondary mgc: %+v", sd)
+			}
+			if sd.RedoStart != c.want || (c.want == RedoStartRead) == sd.RedoStartLSN.IsZero() {
+				t.Fatalf("redo start = %v %s, want %v", sd.RedoStart, sd.RedoStartLSN, c.want)
+			}
+			if p, _ := mustUp(t, e.probe(), "sqla1").Database("mgc"); p.RedoStart != RedoStartNotRestoring {
+				t.Fatalf("principal (ONLINE): redo start = %v, want not_restoring", p.RedoStart)
+			}
+		})
+	}
+}

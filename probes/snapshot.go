@@ -182,11 +182,18 @@ type DatabaseSnapshot struct {
 	// log backup (zero when NULL: SIMPLE model or no full backup yet).
 	LastLogBackupLSN LSN
 	// RedoStartLSN is sys.master_files.redo_start_lsn of file_id 1: the LSN the next log restore must
-	// contain (zero unless RESTORING or RECOVERY_PENDING, SQLSERVER.md §8 Q12).
+	// contain (zero unless RESTORING or RECOVERY_PENDING, SQLSERVER.md §8 Q12). Zero is only a fact
+	// when RedoStart is RedoStartNotRestoring; see RedoStart.
 	RedoStartLSN LSN
 	// RedoStartForkGUID is sys.master_files.redo_start_fork_guid of file_id 1: the fork the next log
-	// backup's first fork GUID must match (zero when NULL).
+	// backup's first fork GUID must match (zero when NULL; read with RedoStartLSN, known under the
+	// same RedoStart).
 	RedoStartForkGUID GUID
+	// RedoStart says what RedoStartLSN and RedoStartForkGUID mean: read, documented NULL (the
+	// database is not restoring), or unknown (a login without VIEW ANY DEFINITION sees no
+	// sys.master_files rows, so a RESTORING database reads NULL). Checks that compare the restore
+	// position or fork must treat RedoStartUnknown as "cannot tell", never as "not restoring".
+	RedoStart RedoStartStatus
 
 	// LSPrimary is the msdb.dbo.log_shipping_monitor_primary row for this database (nil if none).
 	LSPrimary *LSPrimaryMonitor
@@ -217,6 +224,35 @@ type DatabaseSnapshot struct {
 // (DESIGN.md "Never two writable copies").
 func (d *DatabaseSnapshot) Writable() bool {
 	return d.Exists && d.State == DBOnline && !d.ReadOnly && !d.Standby
+}
+
+// RedoStartStatus tells what a DatabaseSnapshot's RedoStartLSN and RedoStartForkGUID mean. The zero
+// value is RedoStartUnknown, so a snapshot built without it holds, as unknown values must.
+type RedoStartStatus uint8
+
+const (
+	// RedoStartUnknown: not read, or read as NULL where the documentation says it is set (a RESTORING
+	// or RECOVERY_PENDING database, or one in STANDBY). sys.master_files shows a row only to a login
+	// with CREATE DATABASE, ALTER ANY DATABASE or VIEW ANY DEFINITION
+	// (sys-master-files-transact-sql.md, Permissions), so for the monitoring login of SQLSERVER.md
+	// §8 Q14 the LEFT JOIN yields NULL: a permission gap, not a fact. Legal next: any.
+	RedoStartUnknown RedoStartStatus = iota
+	// RedoStartNotRestoring: redo_start_lsn is NULL and the database's state says it must be (ONLINE
+	// and not in STANDBY, OFFLINE, …: "NULL unless state = RESTORING or state = RECOVERY_PENDING").
+	// Legal next: any.
+	RedoStartNotRestoring
+	// RedoStartRead: redo_start_lsn was read; RedoStartLSN holds it. Legal next: any.
+	RedoStartRead
+)
+
+var redoStartNames = [...]string{RedoStartUnknown: "unknown", RedoStartNotRestoring: "not_restoring", RedoStartRead: "read"}
+
+// String names the status ("unknown", "not_restoring", "read").
+func (s RedoStartStatus) String() string {
+	if int(s) < len(redoStartNames) {
+		return redoStartNames[s]
+	}
+	return "invalid"
 }
 
 // DBState is sys.databases.state_desc (SQLSERVER.md §3.2).
