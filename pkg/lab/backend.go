@@ -59,7 +59,7 @@ func (b *Backend) Databases(context.Context) []engine.DatabaseInfo {
 	var out []engine.DatabaseInfo
 	for _, d := range b.inst.Databases() {
 		out = append(out, engine.DatabaseInfo{
-			ID: int(d.ID), Name: d.Name, State: engine.DatabaseState(d.State),
+			ID: int(d.ID), Name: d.Name, State: d.State,
 			Mirror:  d.Mirroring != nil && d.Mirroring.Role == RoleMirror,
 			Standby: d.Standby, ReadOnly: d.ReadOnly, UserAccess: uint8(d.Access), RecoveryModel: uint8(d.Recovery),
 		})

@@ -89,9 +89,7 @@ type activeFault struct {
 
 // Inject applies a fault and returns its id for Heal.
 func (t *Topology) Inject(f Fault) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	af := &activeFault{ActiveFault: ActiveFault{Fault: f, Since: t.now}}
 	if err := t.checkFault(af); err != nil {
 		return 0, err
@@ -224,9 +222,7 @@ func (t *Topology) makeWritable(af *activeFault) error {
 
 // Heal removes one fault by id.
 func (t *Topology) Heal(id int) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	af, ok := t.faults[id]
 	if !ok {
 		return fmt.Errorf("lab: no active fault with id %d", id)
@@ -238,9 +234,7 @@ func (t *Topology) Heal(id int) error {
 
 // HealAll removes every fault.
 func (t *Topology) HealAll() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	ids := make([]int, 0, len(t.faults))
 	for id := range t.faults {
 		ids = append(ids, id)

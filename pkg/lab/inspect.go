@@ -64,9 +64,7 @@ func EndpointName(instance string) string {
 // Databases returns a snapshot of every database, in database_id order.
 func (i *Instance) Databases() []DatabaseInfo {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	out := make([]DatabaseInfo, 0, len(i.dbs))
 	for _, d := range i.dbs {
 		out = append(out, i.info(d))
@@ -77,9 +75,7 @@ func (i *Instance) Databases() []DatabaseInfo {
 // Database returns a snapshot of one database.
 func (i *Instance) Database(name string) (DatabaseInfo, bool) {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	d := i.db(name)
 	if d == nil {
 		return DatabaseInfo{}, false
@@ -139,9 +135,7 @@ type MSDB struct {
 // MSDB returns a snapshot of the instance's msdb tables.
 func (i *Instance) MSDB() MSDB {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	m := MSDB{
 		BackupSets:      append([]BackupSetRow(nil), i.backupSets...),
 		RestoreHistory:  append([]RestoreHistoryRow(nil), i.restores...),
@@ -195,9 +189,7 @@ func (i *Instance) MSDB() MSDB {
 // JobRunning reports whether the named job is running now.
 func (i *Instance) JobRunning(name string) bool {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	j, err := i.findJob(nil, name)
 	return err == nil && j.running
 }
@@ -206,17 +198,13 @@ func (i *Instance) JobRunning(name string) bool {
 // and rogue backups), sorted by path.
 func (i *Instance) Files() []BackupFile {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	return sortedFiles(i.files)
 }
 
 // ShareFiles lists the files on the backup share, sorted by path.
 func (t *Topology) ShareFiles() []BackupFile {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	return sortedFiles(t.share.files)
 }
 

@@ -278,17 +278,12 @@ func (d *Database) inMirroring() bool { return d.mir != nil && !d.mir.removed }
 // is FAILOVER, FORCE_SERVICE_ALLOW_DATA_LOSS, OFF, SUSPEND, RESUME, SAFETY FULL,
 // SAFETY OFF or TIMEOUT n (arg holds n).
 func (sess *Session) SetPartner(db, option string, arg int) error {
-	i, login := sess.inst, sess.login
+	i := sess.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), alterFailed()}
-	}
-	if !login.Sysadmin {
-		return Errors{errAlterPermission(d.name), alterFailed()}
+	defer t.lockSynced()()
+	d, errs := sess.target(db, errAlterPermission, alterFailed())
+	if errs != nil {
+		return errs
 	}
 	if !d.inMirroring() {
 		return Errors{errNotMirrored(d.name), alterFailed()}

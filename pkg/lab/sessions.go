@@ -44,9 +44,7 @@ func (s *Session) Instance() *Instance { return s.inst }
 // 18456 (SQLSERVER.md §8 Q1). onKill may be nil.
 func (i *Instance) Connect(login Login, initialDB string, onKill func()) (*Session, error) {
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if initialDB == "" {
 		initialDB = "master"
 	}
@@ -74,9 +72,7 @@ func (s *Session) Close() {
 // databases that cannot be opened (911, 927, 942, 954, 955, 924).
 func (s *Session) Use(db string) error {
 	t := s.inst.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	d := s.inst.db(db)
 	if d == nil {
 		return Errors{errDBNotExist(db)}

@@ -64,9 +64,7 @@ func (t *Topology) MarkRemote() {
 
 // presence records an instance process's heartbeat (alive=false when it stopped).
 func (t *Topology) presence(name string, alive bool, reach map[string]bool) ([]string, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	inst, err := t.instanceLocked(name)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sqldr/sqldr/pkg/lab/engine"
 )
 
 // BackupOptions are the WITH options of BACKUP LOG the lab understands.
@@ -18,15 +20,10 @@ type BackupOptions struct {
 func (s *Session) BackupLog(db, path string, opts BackupOptions) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), terminating(kindBackupLog)}
-	}
-	if !s.login.Sysadmin {
-		return Errors{errBackupPermission(d.name), terminating(kindBackupLog)}
+	defer t.lockSynced()()
+	d, errs := s.target(db, errBackupPermission, terminating(kindBackupLog))
+	if errs != nil {
+		return errs
 	}
 	switch {
 	case d.inMirroring() && d.mir.role == RoleMirror:
@@ -69,15 +66,10 @@ const (
 func (s *Session) RestoreLog(db, path string, mode RestoreMode) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), terminating(kindRestoreLog)}
-	}
-	if !s.login.Sysadmin {
-		return Errors{errRestorePermission(d.name), terminating(kindRestoreLog)}
+	defer t.lockSynced()()
+	d, errs := s.target(db, errRestorePermission, terminating(kindRestoreLog))
+	if errs != nil {
+		return errs
 	}
 	if errs := t.restorePrecheck(s, d, kindRestoreLog); errs != nil {
 		return errs
@@ -103,6 +95,21 @@ func (s *Session) RestoreLog(db, path string, mode RestoreMode) error {
 	return nil
 }
 
+// target finds db for a statement only sysadmin may run on it: 911 when it does
+// not exist, denied(name) for any other login, each followed by the statement's
+// trailer (3013 or 5069), in the order SQL Server sends them. Errors is nil when
+// the statement may go on.
+func (s *Session) target(db string, denied func(db string) SQLError, trailer SQLError) (*Database, Errors) {
+	d := s.inst.db(db)
+	if d == nil {
+		return nil, Errors{errDBNotExist(db), trailer}
+	}
+	if !s.login.Sysadmin {
+		return nil, Errors{denied(d.name), trailer}
+	}
+	return d, nil
+}
+
 // restorePrecheck applies the checks common to RESTORE LOG and RESTORE DATABASE:
 // mirroring (3104), offline (942), exclusive access (3101).
 func (t *Topology) restorePrecheck(s *Session, d *Database, kind string) Errors {
@@ -124,15 +131,10 @@ func (t *Topology) restorePrecheck(s *Session, d *Database, kind string) Errors 
 func (s *Session) RestoreDatabaseRecovery(db string) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), terminating(kindRestoreDatabase)}
-	}
-	if !s.login.Sysadmin {
-		return Errors{errRestorePermission(d.name), terminating(kindRestoreDatabase)}
+	defer t.lockSynced()()
+	d, errs := s.target(db, errRestorePermission, terminating(kindRestoreDatabase))
+	if errs != nil {
+		return errs
 	}
 	if errs := t.restorePrecheck(s, d, kindRestoreDatabase); errs != nil {
 		return errs
@@ -150,9 +152,7 @@ func (s *Session) RestoreDatabaseRecovery(db string) error {
 func (s *Session) RestoreHeaderOnly(path string) (*BackupFile, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return nil, Errors{errCreateDatabasePermission(), terminating(kindRestoreHeaderOnly)}
 	}
@@ -187,15 +187,10 @@ const (
 func (s *Session) AlterDatabase(db string, opt AlterOption, rollbackImmediate bool) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), alterFailed()}
-	}
-	if !s.login.Sysadmin {
-		return Errors{errAlterPermission(d.name), alterFailed()}
+	defer t.lockSynced()()
+	d, errs := s.target(db, errAlterPermission, alterFailed())
+	if errs != nil {
+		return errs
 	}
 	if d.inMirroring() {
 		if d.mir.role == RoleMirror || d.state == StateRestoring {
@@ -244,15 +239,10 @@ func (s *Session) AlterDatabase(db string, opt AlterOption, rollbackImmediate bo
 func (s *Session) InsertMessage(db, body string) (Message, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
-	d := i.db(db)
-	if d == nil {
-		return Message{}, Errors{errDBNotExist(db)}
-	}
-	if !d.protected {
-		return Message{}, Errors{sqlErr(208, 16, 1, "Invalid object name 'dbo.messages'.")}
+	defer t.lockSynced()()
+	d, errs := i.messagesDB(db)
+	if errs != nil {
+		return Message{}, errs
 	}
 	if e := d.writableErr(); e != nil {
 		return Message{}, Errors{*e}
@@ -260,19 +250,27 @@ func (s *Session) InsertMessage(db, body string) (Message, error) {
 	return d.insert(body), nil
 }
 
-// Messages returns db's dbo.messages rows, failing where a read would fail.
-func (s *Session) Messages(db string) ([]Message, error) {
-	i := s.inst
-	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+// messagesDB finds the database whose dbo.messages a statement uses: 911 when it
+// does not exist, 208 when it has no such table (only protected databases do).
+func (i *Instance) messagesDB(db string) (*Database, Errors) {
 	d := i.db(db)
 	if d == nil {
 		return nil, Errors{errDBNotExist(db)}
 	}
 	if !d.protected {
-		return nil, Errors{sqlErr(208, 16, 1, "Invalid object name 'dbo.messages'.")}
+		return nil, Errors{fromEngine(engine.ErrInvalidObject("dbo.messages"))}
+	}
+	return d, nil
+}
+
+// Messages returns db's dbo.messages rows, failing where a read would fail.
+func (s *Session) Messages(db string) ([]Message, error) {
+	i := s.inst
+	t := i.topo
+	defer t.lockSynced()()
+	d, errs := i.messagesDB(db)
+	if errs != nil {
+		return nil, errs
 	}
 	if e := d.readErr(); e != nil {
 		return nil, Errors{*e}
@@ -298,9 +296,7 @@ func (i *Instance) findJob(jobID *GUID, jobName string) (*Job, error) {
 func (s *Session) UpdateJobEnabled(jobID *GUID, jobName string, enabled bool) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return Errors{errExecutePermission("sp_update_job", "msdb")}
 	}
@@ -319,9 +315,7 @@ func (s *Session) UpdateJobEnabled(jobID *GUID, jobName string, enabled bool) er
 func (s *Session) StartJob(jobID *GUID, jobName string) (SQLError, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return SQLError{}, Errors{errExecutePermission("sp_start_job", "msdb")}
 	}
@@ -341,9 +335,7 @@ func (s *Session) StartJob(jobID *GUID, jobName string) (SQLError, error) {
 func (s *Session) StopJob(jobID *GUID, jobName string) (SQLError, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return SQLError{}, Errors{errExecutePermission("sp_stop_job", "msdb")}
 	}
@@ -369,9 +361,7 @@ func (s *Session) StopJob(jobID *GUID, jobName string) (SQLError, error) {
 func (s *Session) DeleteLogShippingSecondaryDatabase(db string) error {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return Errors{errExecutePermission("sp_delete_log_shipping_secondary_database", "master")}
 	}
@@ -425,9 +415,7 @@ type DirEntry struct {
 func (s *Session) DirTree(dir string) ([]DirEntry, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return nil, Errors{errExecutePermission("xp_dirtree", "mssqlsystemresource")}
 	}
@@ -479,12 +467,9 @@ func (s *Session) UnsupportedAlter(db, option string) error {
 	t := i.topo
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	d := i.db(db)
-	if d == nil {
-		return Errors{errDBNotExist(db), alterFailed()}
-	}
-	if !s.login.Sysadmin {
-		return Errors{errAlterPermission(d.name), alterFailed()}
+	d, errs := s.target(db, errAlterPermission, alterFailed())
+	if errs != nil {
+		return errs
 	}
 	if d.inMirroring() {
 		if d.mir.role == RoleMirror {
@@ -530,9 +515,7 @@ type MonitorResult struct {
 func (s *Session) MirroringMonitor(db string) (MonitorResult, error) {
 	i := s.inst
 	t := i.topo
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	if !s.login.Sysadmin {
 		return MonitorResult{}, Errors{errExecutePermission("sp_dbmmonitorresults", "msdb")}
 	}

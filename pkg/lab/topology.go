@@ -248,18 +248,23 @@ func (t *Topology) cloneRestoring(inst *Instance, src *Database) *Database {
 
 // Now is the topology's current simulated instant (UTC).
 func (t *Topology) Now() time.Time {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.syncLocked()
+	defer t.lockSynced()()
 	return t.now
 }
 
 // Sync moves the world to the clock's current instant, running every job, mirroring
 // exchange and workload insert that falls due on the way.
 func (t *Topology) Sync() {
+	defer t.lockSynced()()
+}
+
+// lockSynced locks the topology and moves it to the clock's current instant, for
+// one call that reads or changes the world; it returns the unlock, so a call is
+// bracketed by `defer t.lockSynced()()`.
+func (t *Topology) lockSynced() (unlock func()) {
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	t.syncLocked()
+	return t.mu.Unlock
 }
 
 // syncLocked steps in increments of at most one simulated second (coarser for very

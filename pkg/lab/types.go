@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/sqldr/sqldr/pkg/lab/engine"
 )
 
 // GUID is a uniqueidentifier in canonical (display) byte order.
@@ -18,31 +20,18 @@ func (g GUID) String() string {
 // IsZero reports whether the GUID is all zeros (used for NULL).
 func (g GUID) IsZero() bool { return g == GUID{} }
 
-// DBState is sys.databases.state.
-type DBState uint8
+// DBState is sys.databases.state: the engine's type, so the topology and the
+// engine share one definition of the states and their state_desc spelling.
+type DBState = engine.DatabaseState
 
-// Database states (SQLSERVER.md §3.2). STANDBY is ONLINE with IsInStandby set.
+// Database states the topology uses (SQLSERVER.md §3.2). STANDBY is ONLINE with
+// IsInStandby set.
 const (
-	StateOnline     DBState = 0
-	StateRestoring  DBState = 1
-	StateRecovering DBState = 2
-	StateOffline    DBState = 6
+	StateOnline     = engine.StateOnline
+	StateRestoring  = engine.StateRestoring
+	StateRecovering = engine.StateRecovering
+	StateOffline    = engine.StateOffline
 )
-
-// String is sys.databases.state_desc.
-func (s DBState) String() string {
-	switch s {
-	case StateOnline:
-		return "ONLINE"
-	case StateRestoring:
-		return "RESTORING"
-	case StateRecovering:
-		return "RECOVERING"
-	case StateOffline:
-		return "OFFLINE"
-	}
-	return fmt.Sprintf("STATE_%d", uint8(s))
-}
 
 // UserAccess is sys.databases.user_access.
 type UserAccess uint8
