@@ -621,6 +621,14 @@ func TestE2EDaemonKilledAtEveryStep(t *testing.T) {
 			}
 			e.mustWrite("SQLB1")
 			v := e.d.Loop.View()
+			var seq []string
+			for _, tr := range v.Transitions {
+				seq = append(seq, tr.To.String())
+			}
+			// The restarted daemon's /status still shows the transitions made before the crashes.
+			if got := strings.Join(seq, ","); !strings.Contains(got, "SiteSuspect,SiteDown,Promoting,Promoted") {
+				t.Errorf("transitions after restarts: %s", got)
+			}
 			if err := e.stop(); err != nil {
 				t.Fatal(err)
 			}

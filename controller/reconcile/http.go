@@ -3,6 +3,7 @@ package reconcile
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,7 +50,7 @@ type View struct {
 	ApproveCommand string           `json:"approve_command,omitempty"`
 	// Corroboration is the observers' verdict and each observer's standing.
 	Corroboration CorroborationView `json:"corroboration"`
-	// Transitions are the recent transitions, oldest first.
+	// Transitions are the recent transitions, oldest first (those journaled before a restart included).
 	Transitions []controller.TransitionRecord `json:"transitions"`
 	// LastReconcile is when the last cycle finished (the controller's clock); Cycles counts them.
 	LastReconcile time.Time `json:"last_reconcile,omitzero"`
@@ -159,7 +160,9 @@ func (l *Loop) View() View {
 		v.ApproveCommand = l.approveCommand(st.Plan)
 	}
 	v.Corroboration = corroborationView(corr)
-	v.Transitions = l.d.Controller.History()
+	l.mu.Lock()
+	v.Transitions = slices.Clone(l.history)
+	l.mu.Unlock()
 	if v.Transitions == nil {
 		v.Transitions = []controller.TransitionRecord{}
 	}

@@ -128,7 +128,8 @@ type Loop struct {
 	cycles        uint64
 	lastErr       string
 	started       time.Time
-	promStart     map[string]time.Time // plan ID → when its promotion started (for the duration metric)
+	promStart     map[string]time.Time          // plan ID → when its promotion started (for the duration metric)
+	history       []controller.TransitionRecord // recent transitions, oldest first, journaled ones included
 }
 
 // New validates the options and loads the status to resume from (controller.Load: a step that
@@ -179,6 +180,16 @@ func New(logger *zap.Logger, opts Options, d Deps) (*Loop, error) {
 			return nil, fmt.Errorf("reconcile: %w", err)
 		}
 		l.st = st
+		for _, r := range d.Store.Records() {
+			if r.Kind != controller.JournalKindTransition {
+				continue
+			}
+			var t controller.TransitionRecord
+			if err := r.Decode(&t); err != nil {
+				return nil, fmt.Errorf("reconcile: journal record %d: %w", r.Seq, err)
+			}
+			l.remember(t)
+		}
 		l.log.Info("status_loaded", zap.String("group", st.Group), zap.String("state", st.State.String()),
 			zap.String("plan_id", planID(st.Plan)))
 	}
@@ -291,6 +302,9 @@ func (l *Loop) Reconcile(ctx context.Context) (Result, error) {
 	}
 	l.mu.Lock()
 	l.st, l.pending = res.Status, nil
+	for _, t := range res.Transitions {
+		l.remember(t)
+	}
 	l.mu.Unlock()
 	if !loss.Known && lossWhy != "" {
 		l.log.Debug("data_loss_unknown", zap.String("detail", lossWhy))
@@ -311,6 +325,14 @@ func (l *Loop) Reconcile(ctx context.Context) (Result, error) {
 		return Result{RequeueAfter: 0, Acted: true}, nil
 	}
 	return Result{RequeueAfter: l.opts.Interval, Acted: len(res.Actions) > 0}, nil
+}
+
+// remember appends a transition to the bounded history (HistorySize of the controller's options).
+func (l *Loop) remember(t controller.TransitionRecord) {
+	l.history = append(l.history, t)
+	if n := l.d.Controller.Options().HistorySize; n > 0 && len(l.history) > n {
+		l.history = slices.Clone(l.history[len(l.history)-n:])
+	}
 }
 
 // refuse marks the state directory untrusted: from now on the loop only observes.
