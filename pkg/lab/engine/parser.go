@@ -664,29 +664,15 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 			}
 		}
 	}
-	for {
-		item, err := p.selectItem()
-		if err != nil {
-			return nil, err
-		}
-		s.Items = append(s.Items, item)
-		if !p.acceptOp(",") {
-			break
-		}
+	var err error
+	if s.Items, err = commaList(p, p.selectItem); err != nil {
+		return nil, err
 	}
 	if p.acceptKw("FROM") {
-		for {
-			te, err := p.tableExpr()
-			if err != nil {
-				return nil, err
-			}
-			s.From = append(s.From, te)
-			if !p.acceptOp(",") {
-				break
-			}
+		if s.From, err = commaList(p, p.tableExpr); err != nil {
+			return nil, err
 		}
 	}
-	var err error
 	if p.acceptKw("WHERE") {
 		if s.Where, err = p.expr(); err != nil {
 			return nil, err
@@ -696,15 +682,8 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 		if err := p.expectKw("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			e, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			s.GroupBy = append(s.GroupBy, e)
-			if !p.acceptOp(",") {
-				break
-			}
+		if s.GroupBy, err = commaList(p, p.expr); err != nil {
+			return nil, err
 		}
 	}
 	if p.acceptKw("HAVING") {
@@ -729,21 +708,8 @@ func (p *parser) selectStmt() (*SelectStmt, error) {
 		if err := p.expectKw("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			e, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			item := OrderItem{Expr: e}
-			if p.acceptKw("DESC") {
-				item.Desc = true
-			} else {
-				p.acceptKw("ASC")
-			}
-			s.OrderBy = append(s.OrderBy, item)
-			if !p.acceptOp(",") {
-				break
-			}
+		if s.OrderBy, err = p.orderItems(); err != nil {
+			return nil, err
 		}
 		if p.acceptKw("OFFSET") {
 			if s.Offset, err = p.additive(); err != nil {
@@ -1427,15 +1393,8 @@ func (p *parser) predicate() (Expr, error) {
 				return nil, err
 			}
 		} else {
-			for {
-				e, err := p.expr()
-				if err != nil {
-					return nil, err
-				}
-				in.List = append(in.List, e)
-				if !p.acceptOp(",") {
-					break
-				}
+			if in.List, err = commaList(p, p.expr); err != nil {
+				return nil, err
 			}
 		}
 		return in, p.expectOp(")")
@@ -1683,39 +1642,54 @@ func (p *parser) funcCall() (Expr, error) {
 		if err := p.expectKw("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			x, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			f.Over.PartitionBy = append(f.Over.PartitionBy, x)
-			if !p.acceptOp(",") {
-				break
-			}
+		var err error
+		if f.Over.PartitionBy, err = commaList(p, p.expr); err != nil {
+			return nil, err
 		}
 	}
 	if p.acceptKw("ORDER") {
 		if err := p.expectKw("BY"); err != nil {
 			return nil, err
 		}
-		for {
-			x, err := p.expr()
-			if err != nil {
-				return nil, err
-			}
-			item := OrderItem{Expr: x}
-			if p.acceptKw("DESC") {
-				item.Desc = true
-			} else {
-				p.acceptKw("ASC")
-			}
-			f.Over.OrderBy = append(f.Over.OrderBy, item)
-			if !p.acceptOp(",") {
-				break
-			}
+		var err error
+		if f.Over.OrderBy, err = p.orderItems(); err != nil {
+			return nil, err
 		}
 	}
 	return f, p.expectOp(")")
+}
+
+// commaList parses one or more items separated by commas (select lists, FROM,
+// GROUP BY, ORDER BY, IN lists, PARTITION BY, function arguments).
+func commaList[T any](p *parser, item func() (T, error)) ([]T, error) {
+	var out []T
+	for {
+		x, err := item()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+		if !p.acceptOp(",") {
+			return out, nil
+		}
+	}
+}
+
+// orderItems parses `expr [ASC | DESC], …`, the ORDER BY of a query and of OVER.
+func (p *parser) orderItems() ([]OrderItem, error) {
+	return commaList(p, func() (OrderItem, error) {
+		e, err := p.expr()
+		if err != nil {
+			return OrderItem{}, err
+		}
+		item := OrderItem{Expr: e}
+		if p.acceptKw("DESC") {
+			item.Desc = true
+		} else {
+			p.acceptKw("ASC")
+		}
+		return item, nil
+	})
 }
 
 func (p *parser) funcCallArgs() (Expr, error) {
@@ -1734,15 +1708,9 @@ func (p *parser) funcCallArgs() (Expr, error) {
 	} else {
 		p.acceptKw("ALL")
 	}
-	for {
-		e, err := p.expr()
-		if err != nil {
-			return nil, err
-		}
-		f.Args = append(f.Args, e)
-		if !p.acceptOp(",") {
-			break
-		}
+	var err error
+	if f.Args, err = commaList(p, p.expr); err != nil {
+		return nil, err
 	}
 	return f, p.expectOp(")")
 }
