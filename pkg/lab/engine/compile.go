@@ -290,41 +290,9 @@ func (c *compiler) binary(e *Binary) (*cexpr, error) {
 	}
 	switch e.Op {
 	case "AND":
-		return boolExpr(func(en *env) (tri, error) {
-			a, err := evalBool(en, l)
-			if err != nil || a == triFalse {
-				return a, err
-			}
-			b, err := evalBool(en, r)
-			if err != nil {
-				return triUnknown, err
-			}
-			if b == triFalse {
-				return triFalse, nil
-			}
-			if a == triUnknown || b == triUnknown {
-				return triUnknown, nil
-			}
-			return triTrue, nil
-		}), nil
+		return connective(l, r, triFalse, triTrue), nil
 	case "OR":
-		return boolExpr(func(en *env) (tri, error) {
-			a, err := evalBool(en, l)
-			if err != nil || a == triTrue {
-				return a, err
-			}
-			b, err := evalBool(en, r)
-			if err != nil {
-				return triUnknown, err
-			}
-			if b == triTrue {
-				return triTrue, nil
-			}
-			if a == triUnknown || b == triUnknown {
-				return triUnknown, nil
-			}
-			return triFalse, nil
-		}), nil
+		return connective(l, r, triTrue, triFalse), nil
 	case "=", "<>", "<", ">", "<=", ">=":
 		if !compatible(l.t, r.t) {
 			return nil, ErrOperandClash(l.t, r.t)
@@ -814,4 +782,27 @@ func (c *compiler) global(name string) (*cexpr, error) {
 		return fixed(TypeInt, func() Value { return Int(5496) })
 	}
 	return nil, ErrUndeclaredVariable(name)
+}
+
+// connective is AND (dominant FALSE, otherwise TRUE) or OR (dominant TRUE, otherwise FALSE) in
+// three-valued logic: the dominant value on either side decides, and r is not evaluated when l
+// already has it; otherwise UNKNOWN on either side gives UNKNOWN.
+func connective(l, r *cexpr, dominant, otherwise tri) *cexpr {
+	return boolExpr(func(en *env) (tri, error) {
+		a, err := evalBool(en, l)
+		if err != nil || a == dominant {
+			return a, err
+		}
+		b, err := evalBool(en, r)
+		if err != nil {
+			return triUnknown, err
+		}
+		if b == dominant {
+			return dominant, nil
+		}
+		if a == triUnknown || b == triUnknown {
+			return triUnknown, nil
+		}
+		return otherwise, nil
+	})
 }

@@ -832,20 +832,9 @@ func (p *selectPlan) run(outer *env) (*ResultSet, error) {
 		var sortErr error
 		sort.SliceStable(out, func(i, j int) bool {
 			for k, ok := range p.order {
-				a, b := out[i].keys[k], out[j].keys[k]
-				var n int
-				switch {
-				case a.Null && b.Null:
-					n = 0
-				case a.Null:
-					n = -1
-				case b.Null:
-					n = 1
-				default:
-					var err error
-					if n, err = Compare(a, b); err != nil && sortErr == nil {
-						sortErr = err
-					}
+				n, err := compareNullsFirst(out[i].keys[k], out[j].keys[k])
+				if err != nil && sortErr == nil {
+					sortErr = err
 				}
 				if ok.desc {
 					n = -n
