@@ -83,6 +83,10 @@ type demoWorld struct {
 	sa       map[string]*sql.DB
 	saDSN    func(inst, db string) (string, error) // a sysadmin DSN of an instance, for tests and proofs
 
+	// sources is true when the loopback source addresses can be bound (not on every OS: macOS
+	// configures only 127.0.0.1); without them the controller and the observer share one address.
+	sources bool
+
 	stopDrive func()
 	stopObs   func() error
 	obsAddr   string
@@ -100,7 +104,8 @@ func startDemoWorld(log *zap.Logger, dir string, o demoOptions) (_ *demoWorld, e
 	if o.maxDataLoss == 0 {
 		o.maxDataLoss = 5 * time.Minute
 	}
-	w := &demoWorld{log: log, dir: dir, clk: clocktesting.NewFakeClock(o.start), sa: map[string]*sql.DB{}}
+	w := &demoWorld{log: log, dir: dir, clk: clocktesting.NewFakeClock(o.start), sa: map[string]*sql.DB{},
+		sources: demoSourcesAvailable()}
 	w.setSpeed(o.speed)
 	defer func() {
 		if err != nil {
@@ -189,8 +194,11 @@ func startDemoWorld(log *zap.Logger, dir string, o demoOptions) (_ *demoWorld, e
 		if err != nil {
 			return nil, err
 		}
-		fmt.Fprintf(&inst, "  - name: %s\n    site: %s\n    role: %s\n    dsn_file: %s\n    source_address: %s\n    connect_timeout: 3s\n    query_timeout: 5s\n",
-			name, in.Site(), role, f, demoControllerSource)
+		fmt.Fprintf(&inst, "  - name: %s\n    site: %s\n    role: %s\n    dsn_file: %s\n    connect_timeout: 3s\n    query_timeout: 5s\n",
+			name, in.Site(), role, f)
+		if w.sources {
+			fmt.Fprintf(&inst, "    source_address: %s\n", demoControllerSource)
+		}
 	}
 	cfgText := fmt.Sprintf(`state_dir: %s
 http:
@@ -223,6 +231,10 @@ instances:
 // startObserver runs `sqldr observe` (its configuration file, prober and server) in-process, dialing
 // from its own source address.
 func (w *demoWorld) startObserver(dsnFile func(inst, user, pw string) (string, error), monPassword string, t demoTiming) error {
+	src := ""
+	if w.sources {
+		src = "source_address: " + demoObserverSource + "\n"
+	}
 	tok, err := w.writeFile("observer.token", randomHex(24)+"\n")
 	if err != nil {
 		return err
@@ -240,8 +252,7 @@ listen: 127.0.0.1:0
 token_file: %s
 interval: %s
 timeout: 8s
-source_address: %s
-databases: [mgc, mgccomp]
+%sdatabases: [mgc, mgccomp]
 instances:
   - name: SQLA1
     dsn_file: %s
@@ -251,7 +262,7 @@ instances:
     dsn_file: %s
     connect_timeout: 3s
     query_timeout: 5s
-`, tok, t.observerInterval, demoObserverSource, a1, a2))
+`, tok, t.observerInterval, src, a1, a2))
 	if err != nil {
 		return err
 	}
@@ -407,6 +418,18 @@ func (w *demoWorld) rowsIn(inst, db string) int {
 		return -1
 	}
 	return d.Rows
+}
+
+// demoSourcesAvailable reports whether both demo source addresses can be bound.
+func demoSourcesAvailable() bool {
+	for _, a := range []string{demoControllerSource, demoObserverSource} {
+		ln, err := net.Listen("tcp", net.JoinHostPort(a, "0"))
+		if err != nil {
+			return false
+		}
+		_ = ln.Close()
+	}
+	return true
 }
 
 func randomHex(n int) string {
@@ -578,7 +601,10 @@ func runDemo(ctx context.Context, log *zap.Logger, out io.Writer, dir string, o 
 	}
 	story.say("healthy: a promotion now would lose %s", v.DataLoss.Text)
 
-	if o.observer {
+	if o.observer && !w.sources {
+		story.say("(%s and %s cannot be bound here: the cut-link part of the story is skipped)", demoControllerSource, demoObserverSource)
+	}
+	if o.observer && w.sources {
 		if err := demoCutLink(w, story, poll); err != nil {
 			return err
 		}
