@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"math"
 	"math/big"
 	"strconv"
@@ -402,9 +403,9 @@ func Compare(a, b Value) (int, error) {
 	}
 	switch {
 	case t.IsInteger():
-		return cmpInt(a.i, b.i), nil
+		return cmp.Compare(a.i, b.i), nil
 	case t.Kind == KindFloat:
-		return cmpFloat(a.f, b.f), nil
+		return cmp.Compare(a.f, b.f), nil
 	case t.Kind == KindNumeric:
 		ra, _ := toRat(a)
 		rb, _ := toRat(b)
@@ -423,32 +424,9 @@ func Compare(a, b Value) (int, error) {
 func compareGUID(a, b [16]byte) int {
 	order := []int{10, 11, 12, 13, 14, 15, 8, 9, 6, 7, 4, 5, 0, 1, 2, 3}
 	for _, i := range order {
-		if a[i] != b[i] {
-			if a[i] < b[i] {
-				return -1
-			}
-			return 1
+		if n := cmp.Compare(a[i], b[i]); n != 0 {
+			return n
 		}
-	}
-	return 0
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
