@@ -248,6 +248,10 @@ func (l *Loop) Reconcile(ctx context.Context) (Result, error) {
 	if l.d.Observers != nil {
 		corrRes = l.d.Observers.Check(ctx)
 	}
+	if ctx.Err() != nil {
+		// Shutting down: a probe cut short proves nothing about site A; decide nothing on it.
+		return Result{}, nil
+	}
 	l.mu.Lock()
 	st := l.st
 	pending := l.pending

@@ -448,3 +448,24 @@ func TestBlockReasonsAreDistinctAndPrecreated(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledCycleDecidesNothing: a cycle whose context ends during the probe (a shutdown)
+// concludes nothing about site A.
+func TestCancelledCycleDecidesNothing(t *testing.T) {
+	f := newFixture(t, true)
+	f.cycle(t)
+	before := f.loop.View()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 5 {
+		if _, err := f.loop.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Step(time.Minute)
+	}
+	after := f.loop.View()
+	if after.Cycles != before.Cycles || after.State != before.State || after.Outage.Failures != before.Outage.Failures {
+		t.Fatalf("cancelled cycles decided: before %d %s %d, after %d %s %d", before.Cycles, before.State,
+			before.Outage.Failures, after.Cycles, after.State, after.Outage.Failures)
+	}
+}
