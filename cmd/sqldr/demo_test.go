@@ -898,3 +898,32 @@ func TestE2ECopyJobRunning(t *testing.T) {
 		t.Fatal("the runbook did not record the copy job running")
 	}
 }
+
+// TestE2ERetry: a promotion stopped by a hook's veto is re-run from its failed step by
+// `sqldr retry --plan ID`, and completes.
+func TestE2ERetry(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "vetoed-once")
+	script := filepath.Join(dir, "veto-once.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nif [ -f "+marker+" ]; then exit 0; fi\ntouch "+marker+"\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newE2E(t, demoOptions{observer: true, extraYAML: "hooks:\n  pre_promote:\n    - name: veto-once\n      command: " + script + "\n"},
+		reconcile.OpenOptions{})
+	e.shipping()
+	e.inject(lab.Fault{Kind: lab.FaultSiteDown, Target: "A"})
+	v := e.waitFor("the vetoed promotion", inState(controller.StatePromotionFailed, controller.StatePromoted))
+	if v.State != controller.StatePromotionFailed {
+		t.Fatalf("state %s", v.State)
+	}
+	plan := v.Plan.ID
+	e.mustNotWrite("SQLB1")
+	runCLI(t, "retry", "--plan", plan, "--state-dir", e.w.stateDir)
+	v = e.waitFor("promotion", func(v reconcile.View) bool {
+		return v.State == controller.StatePromoted || v.State == controller.StatePromotionFailed && v.Plan.ID == plan && len(e.signalFiles("retry.consumed.")) == 1 && v.Plan.FailedStep != controller.StepPreHooks
+	})
+	if v.State != controller.StatePromoted || v.Plan.ID != plan {
+		t.Fatalf("state %s plan %s: %s", v.State, v.Plan.ID, planFailure(v.Plan))
+	}
+	e.mustWrite("SQLB1")
+}
