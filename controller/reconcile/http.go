@@ -62,22 +62,30 @@ type View struct {
 // CorroborationView is the observers' verdict with each observer's standing (observer.Result in a
 // form that decodes back, for `sqldr status`).
 type CorroborationView struct {
-	Verdict   observer.Verdict `json:"verdict"`
-	Detail    string           `json:"detail,omitempty"`
-	Quorum    int              `json:"quorum"`
-	Observers []ObserverView   `json:"observers,omitempty"`
+	// Verdict is the corroboration verdict; Detail says why.
+	Verdict observer.Verdict `json:"verdict"`
+	Detail  string           `json:"detail,omitempty"`
+	// Quorum is the quorum that applied.
+	Quorum int `json:"quorum"`
+	// Observers is every configured observer's standing.
+	Observers []ObserverView `json:"observers,omitempty"`
 }
 
 // ObserverView is one observer's standing in /status.
 type ObserverView struct {
-	Observer   string              `json:"observer"`
-	State      string              `json:"state"`
-	View       string              `json:"view"`
-	Detail     string              `json:"detail,omitempty"`
-	BootID     string              `json:"boot_id,omitempty"`
-	Sequence   uint64              `json:"sequence,omitempty"`
-	AgeSeconds float64             `json:"age_seconds"`
-	Instances  []observer.Instance `json:"instances,omitempty"`
+	// Observer is its configured name; State its standing (fresh, stale, unreachable, …); View what
+	// it says about site A when fresh; Detail why.
+	Observer string `json:"observer"`
+	State    string `json:"state"`
+	View     string `json:"view"`
+	Detail   string `json:"detail,omitempty"`
+	// BootID and Sequence identify its latest report; AgeSeconds is that report's age on the
+	// controller's clock.
+	BootID     string  `json:"boot_id,omitempty"`
+	Sequence   uint64  `json:"sequence,omitempty"`
+	AgeSeconds float64 `json:"age_seconds"`
+	// Instances is its latest view of site A.
+	Instances []observer.Instance `json:"instances,omitempty"`
 }
 
 func corroborationView(r observer.Result) CorroborationView {
@@ -91,7 +99,9 @@ func corroborationView(r observer.Result) CorroborationView {
 
 // LossView is a data-loss figure in seconds (null when unknown).
 type LossView struct {
-	Known              bool     `json:"known"`
+	// Known is false when a figure the window depends on is unknown (then both figures are null).
+	Known bool `json:"known"`
+	// WindowSeconds is what a promotion now would lose; UncertaintySeconds its uncertainty.
 	WindowSeconds      *float64 `json:"window_seconds"`
 	UncertaintySeconds *float64 `json:"uncertainty_seconds"`
 	// Text is "7m12s ± 30s" or "unknown".
@@ -100,36 +110,50 @@ type LossView struct {
 
 // InstanceView is one instance in /status.
 type InstanceView struct {
-	Name           string              `json:"name"`
-	Site           probes.Site         `json:"site"`
-	Role           string              `json:"role"`
+	// Name, Site and Role are as configured.
+	Name string      `json:"name"`
+	Site probes.Site `json:"site"`
+	Role string      `json:"role"`
+	// Reachability is how the instance answered the last probe; SQLErrorNumber and Error say why
+	// it refused or failed.
 	Reachability   probes.Reachability `json:"reachability"`
 	SQLErrorNumber int32               `json:"sql_error_number,omitempty"`
 	Error          string              `json:"error,omitempty"`
-	RTTSeconds     float64             `json:"rtt_seconds"`
-	ServerUTC      time.Time           `json:"server_utc,omitzero"`
-	Databases      []DatabaseView      `json:"databases,omitempty"`
+	// RTTSeconds is the probe's round trip; ServerUTC the instance's own clock in that probe.
+	RTTSeconds float64   `json:"rtt_seconds"`
+	ServerUTC  time.Time `json:"server_utc,omitzero"`
+	// Databases are the protected databases as the instance showed them.
+	Databases []DatabaseView `json:"databases,omitempty"`
 }
 
 // DatabaseView is one database on one instance in /status.
 type DatabaseView struct {
-	Name           string                `json:"name"`
-	State          probes.DBState        `json:"state"`
-	Writable       bool                  `json:"writable"`
-	Standby        bool                  `json:"standby,omitempty"`
-	ReadOnly       bool                  `json:"read_only,omitempty"`
+	// Name is the database; State its sys.databases state_desc.
+	Name  string         `json:"name"`
+	State probes.DBState `json:"state"`
+	// Writable is ONLINE, READ_WRITE and not in STANDBY.
+	Writable bool `json:"writable"`
+	// Standby and ReadOnly are sys.databases.is_in_standby and is_read_only.
+	Standby  bool `json:"standby,omitempty"`
+	ReadOnly bool `json:"read_only,omitempty"`
+	// MirroringRole and MirroringState are from sys.database_mirroring.
 	MirroringRole  probes.MirroringRole  `json:"mirroring_role,omitempty"`
 	MirroringState probes.MirroringState `json:"mirroring_state,omitempty"`
 }
 
 // LagView are the log-shipping figures of one database, in seconds (null when unknown).
 type LagView struct {
-	Database              string   `json:"database"`
+	// Database is the monitored database.
+	Database string `json:"database"`
+	// BackupAgeSeconds, CopyAgeSeconds and RestoreAgeSeconds are the ages of the newest log backup,
+	// copy and restore, each on the clock of the server that recorded it; RestoreLatencySeconds is
+	// last_restored_latency.
 	BackupAgeSeconds      *float64 `json:"backup_age_seconds"`
 	CopyAgeSeconds        *float64 `json:"copy_age_seconds"`
 	RestoreAgeSeconds     *float64 `json:"restore_age_seconds"`
 	RestoreLatencySeconds *float64 `json:"restore_latency_seconds"`
-	UnrestoredFiles       *int     `json:"unrestored_files"`
+	// UnrestoredFiles is how many log backups the secondary has not restored yet.
+	UnrestoredFiles *int `json:"unrestored_files"`
 }
 
 func seconds(f probes.Figure) *float64 {
