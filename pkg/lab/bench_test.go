@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -70,3 +71,52 @@ func (d *discard) Done(int64) error            { return nil }
 func (d *discard) ChangeDatabase(string) error { return nil }
 func (d *discard) BeginProc() error            { return nil }
 func (d *discard) EndProc(int32) error         { return nil }
+
+// BenchmarkTopologyQueryTCP measures one round trip of the probes' database query to a served
+// instance of the topology: go-mssqldb → the fault-aware listener → engine/server → engine →
+// the topology's backend (monitoring login, so sys.master_files is hidden).
+func BenchmarkTopologyQueryTCP(b *testing.B) {
+	cfg := DefaultConfig()
+	clk := NewManualClock(cfg.Start)
+	l, err := Start(zap.NewNop(), cfg, Options{Clock: clk,
+		Credentials: Credentials{SAPassword: testPassword, MonitorLogin: "sqldr_monitor", MonitorPassword: "Mon-Passw0rd!"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := l.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	clk.Advance(10 * time.Minute)
+	l.Topology().Sync()
+	srv, err := l.Server("secondary")
+	if err != nil {
+		b.Fatal(err)
+	}
+	db, err := sql.Open("sqlserver", DSN(srv.Addr(), "sqldr_monitor", "Mon-Passw0rd!", "master")+"&dial+timeout=2&connection+timeout=5")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	q := `SELECT d.name, d.state_desc, f.redo_start_lsn FROM sys.databases AS d
+		LEFT JOIN sys.master_files AS f ON f.database_id = d.database_id AND f.file_id = 1 WHERE d.name IN (N'mgc', N'mgccomp')`
+	for b.Loop() {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for rows.Next() {
+			n++
+		}
+		if err := rows.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if n != 2 {
+			b.Fatalf("rows %d, want 2", n)
+		}
+	}
+}
