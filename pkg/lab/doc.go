@@ -9,4 +9,11 @@
 // that returns the documented SQL Server errors (see ../../shared SQLSERVER.md
 // and docs/lab.md). Time only moves when Step is called with a later instant, so
 // tests drive it deterministically with a ManualClock.
+//
+// Instance.Backend adapts an instance to the SQL engine (pkg/lab/engine); the
+// catalog's per-login visibility (engine.AsSeenBy) and every message the engine
+// defines come from the engine, so the topology and engine.Static answer alike.
+// Instance.Serve serves it over TDS through the engine's front end
+// (pkg/lab/engine/server), on a listener that makes the network faults real
+// (down, hung, slow, partitions by source address).
 package lab
