@@ -179,6 +179,11 @@ func TestBackendErrorsMatchEngine(t *testing.T) {
 			[]*engine.Error{engine.ErrJobNotFound("@job_name", "no such job")}},
 		{"principal", false, `EXEC msdb.dbo.sp_start_job @job_name = N'x'`,
 			[]*engine.Error{engine.ErrPermissionDenied("EXECUTE", "sp_start_job", "msdb", "dbo")}},
+		{"principal", false, `BACKUP LOG mgc TO DISK = N'C:\x.trn'`,
+			[]*engine.Error{engine.ErrBackupPermission("BACKUP LOG", "mgc"), engine.ErrTerminating("BACKUP LOG")}},
+		{"principal", false, `RESTORE HEADERONLY FROM DISK = N'C:\x.trn'`,
+			[]*engine.Error{engine.ErrCreateDatabasePermission(), engine.ErrTerminating("RESTORE HEADERONLY")}},
+		{"principal", false, `KILL 51`, []*engine.Error{engine.ErrKillPermission()}},
 	}
 	for _, c := range cases {
 		t.Run(c.sql, func(t *testing.T) {

@@ -169,13 +169,13 @@ func errNotPermittedInState(state string) SQLError {
 func errRestorePermission(db string) SQLError { return fromEngine(engine.ErrRestorePermission(db)) }
 
 func errCreateDatabasePermission() SQLError {
-	return sqlErr(262, 14, 1, "CREATE DATABASE permission denied in database 'master'.")
+	return fromEngine(engine.ErrCreateDatabasePermission())
 }
 
 func errAlterPermission(db string) SQLError { return fromEngine(engine.ErrAlterPermission(db)) }
 
 func errBackupPermission(db string) SQLError {
-	return sqlErr(262, 14, 1, "BACKUP LOG permission denied in database '%s'.", db)
+	return fromEngine(engine.ErrBackupPermission(kindBackupLog, db))
 }
 
 func errExecutePermission(object, database string) SQLError {

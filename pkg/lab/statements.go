@@ -486,7 +486,7 @@ func (i *Instance) Kill(login Login, spid int32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !login.Sysadmin {
-		return Errors{sqlErr(6102, 14, 1, "User does not have permission to use the KILL statement.")}
+		return Errors{fromEngine(engine.ErrKillPermission())}
 	}
 	s, ok := i.sessions[spid]
 	if !ok {

@@ -68,6 +68,24 @@ func ErrNotPermittedInState(what, state string) *Error {
 	return NewError(5052, 16, 1, "%s is not permitted while a database is in the %s state.", what, state)
 }
 
+// ErrCreateDatabasePermission is 262 (14, 1) "CREATE DATABASE permission denied in database 'master'.",
+// what RESTORE HEADERONLY / FILELISTONLY / VERIFYONLY give a login without CREATE DATABASE (§8 Q14;
+// every observed output is class 14).
+func ErrCreateDatabasePermission() *Error {
+	return NewError(262, 14, 1, "CREATE DATABASE permission denied in database 'master'.")
+}
+
+// ErrBackupPermission is 262 (14, 1) "<statement> permission denied in database 'db'." for a login
+// that may not back up; statement is "BACKUP LOG" or "BACKUP DATABASE" (§8 Q14).
+func ErrBackupPermission(statement, db string) *Error {
+	return NewError(262, 14, 1, "%s permission denied in database '%s'.", statement, db)
+}
+
+// ErrKillPermission is 6102 (14, 1): KILL by a login without ALTER ANY CONNECTION (§8 Q14).
+func ErrKillPermission() *Error {
+	return NewError(6102, 14, 1, "User does not have permission to use the KILL statement.")
+}
+
 // ErrAlterPermission is 5011 (14, 9) (§8 Q14).
 func ErrAlterPermission(db string) *Error {
 	return NewError(5011, 14, 9, "User does not have permission to alter database '%s', the database does not exist, or the database is not in a state that allows access checks.", db)

@@ -199,7 +199,7 @@ func (b *Static) Execute(ctx context.Context, s *SessionInfo, stmt Effect) (*Eff
 		switch e := stmt.(type) {
 		case *RestoreStmt:
 			if e.Kind == RestoreHeaderOnly || e.Kind == RestoreFileListOnly || e.Kind == RestoreVerifyOnly {
-				return nil, Errors{NewError(262, 14, 1, "CREATE DATABASE permission denied in database 'master'."), ErrTerminating(e.Kind.String())}
+				return nil, Errors{ErrCreateDatabasePermission(), ErrTerminating(e.Kind.String())}
 			}
 			return nil, Errors{ErrRestorePermission(e.Database), ErrTerminating(e.Kind.String())}
 		case *BackupStmt:
@@ -207,7 +207,7 @@ func (b *Static) Execute(ctx context.Context, s *SessionInfo, stmt Effect) (*Eff
 			if e.Log {
 				kind = "BACKUP LOG"
 			}
-			return nil, Errors{NewError(262, 14, 1, "BACKUP LOG permission denied in database '%s'.", e.Database), ErrTerminating(kind)}
+			return nil, Errors{ErrBackupPermission(kind, e.Database), ErrTerminating(kind)}
 		case *AlterDatabaseStmt:
 			return nil, Errors{ErrAlterPermission(e.Database), ErrAlterFailed()}
 		case *ExecStmt:
@@ -221,7 +221,7 @@ func (b *Static) Execute(ctx context.Context, s *SessionInfo, stmt Effect) (*Eff
 			}
 			return nil, ErrPermissionDenied("EXECUTE", e.Proc.Name, db, schema)
 		case *KillStmt:
-			return nil, NewError(6102, 14, 1, "User does not have permission to use the KILL statement.")
+			return nil, ErrKillPermission()
 		}
 		return nil, NewError(229, 14, 5, "The permission was denied.")
 	}
