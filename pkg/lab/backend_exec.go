@@ -153,7 +153,7 @@ func jobRef(e *engine.ExecStmt) (*GUID, string, error) {
 	if ok && !v.Null {
 		conv, err := engine.Convert(v, engine.TypeUniqueIdentifier)
 		if err != nil {
-			return nil, "", engine.NewError(8169, 16, 2, "Conversion failed when converting from a character string to uniqueidentifier.")
+			return nil, "", err // 8169, as CAST gives it
 		}
 		g := GUID(conv.GUIDBytes())
 		return &g, "", nil
@@ -199,13 +199,13 @@ func (b *Backend) exec(sess *Session, e *engine.ExecStmt) (*engine.EffectResult,
 	case "sp_delete_log_shipping_secondary_database":
 		db, ok := argString(e, "secondary_database", 0)
 		if !ok {
-			return nil, engine.NewError(201, 16, 4, "Procedure or function 'sp_delete_log_shipping_secondary_database' expects parameter '@secondary_database', which was not supplied.")
+			return nil, engine.ErrMissingParam("sp_delete_log_shipping_secondary_database", "@secondary_database")
 		}
 		return res, toEngine(sess.DeleteLogShippingSecondaryDatabase(db))
 	case "sp_dbmmonitorresults":
 		db, ok := argString(e, "database_name", 0)
 		if !ok {
-			return nil, engine.NewError(201, 16, 4, "Procedure or function 'sp_dbmmonitorresults' expects parameter '@database_name', which was not supplied.")
+			return nil, engine.ErrMissingParam("sp_dbmmonitorresults", "@database_name")
 		}
 		m, err := sess.MirroringMonitor(db)
 		if err != nil {

@@ -200,3 +200,22 @@ func TestBackendErrorsMatchEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestBackendProcArgumentErrors checks the procedures' argument errors: a @job_id that is not a
+// uniqueidentifier gets CAST's 8169, a missing required parameter 201 from engine.ErrMissingParam.
+func TestBackendProcArgumentErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, c := range []struct {
+		sql  string
+		want *engine.Error
+	}{
+		{`EXEC msdb.dbo.sp_start_job @job_id = N'not-a-guid'`, engine.NewError(8169, 16, 2, "Conversion failed when converting from a character string to uniqueidentifier.")},
+		{`EXEC msdb.dbo.sp_dbmmonitorresults`, engine.ErrMissingParam("sp_dbmmonitorresults", "@database_name")},
+		{`EXEC master.dbo.sp_delete_log_shipping_secondary_database`, engine.ErrMissingParam("sp_delete_log_shipping_secondary_database", "@secondary_database")},
+	} {
+		got := execAs(t, f, "secondary", true, c.sql).Errors()
+		if len(got) != 1 || got[0].Number != c.want.Number || got[0].State != c.want.State || got[0].Message != c.want.Message {
+			t.Errorf("%s: got %v, want %v", c.sql, got, c.want)
+		}
+	}
+}

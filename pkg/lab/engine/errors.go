@@ -166,6 +166,12 @@ func ErrProcNotFound(name string) *Error {
 	return NewError(2812, 16, 62, "Could not find stored procedure '%s'.", name)
 }
 
+// ErrMissingParam is 201 (class 16, state 4) "Procedure or function 'p' expects parameter '@x', which
+// was not supplied."; param includes the '@'.
+func ErrMissingParam(proc, param string) *Error {
+	return NewError(201, 16, 4, "Procedure or function '%s' expects parameter '%s', which was not supplied.", proc, param)
+}
+
 // ErrSubqueryRows is 512 (class 16): a scalar subquery returned more than one row.
 func ErrSubqueryRows() *Error {
 	return NewError(512, 16, 1, "Subquery returned more than 1 value. This is not permitted when the subquery follows =, !=, <, <= , >, >= or when the subquery is used as an expression.")

@@ -825,7 +825,7 @@ func ParseObjectName(name string) (ObjectName, error) {
 // execSQL runs EXEC sp_executesql N'stmt', N'@p int', @p = 1 inside a batch.
 func (s *Session) execSQL(st *stmtCtx, e *ExecStmt, out Output) error {
 	if len(e.Args) == 0 || e.Args[0].expr == nil {
-		return NewError(201, 16, 4, "Procedure or function 'sp_executesql' expects parameter '@statement', which was not supplied.")
+		return ErrMissingParam("sp_executesql", "@statement")
 	}
 	stmtV, err := st.scalar(e.Args[0].expr)
 	if err != nil {
