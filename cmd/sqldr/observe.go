@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +13,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode"
 
-	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -110,17 +107,15 @@ func runObserver(ctx context.Context, log *zap.Logger, st observeSettings, clk c
 // with its metrics. The returned function closes the prober's pools.
 func startObserver(log *zap.Logger, st observeSettings, clk clock.WithTicker) (*observer.Server, func() error, error) {
 	popts := st.probe
-	var unsupported atomic.Bool
 	if st.sourceAddr.IsValid() {
-		popts.WrapConnector = observeSourceConnector(st.sourceAddr, &unsupported)
+		popts.Targets = append([]probes.Target(nil), popts.Targets...)
+		for i := range popts.Targets {
+			popts.Targets[i].SourceAddress = st.sourceAddr
+		}
 	}
 	p, err := probes.New(log, popts, clk)
 	if err != nil {
 		return nil, nil, err
-	}
-	if unsupported.Load() {
-		_ = p.Close()
-		return nil, nil, errors.New("source_address: the SQL Server driver's connector does not accept a dialer")
 	}
 	reg := prometheus.NewRegistry()
 	sopts := st.server
@@ -132,20 +127,6 @@ func startObserver(log *zap.Logger, st observeSettings, clk clock.WithTicker) (*
 	}
 	reg.MustRegister(srv, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return srv, p.Close, nil
-}
-
-// observeSourceConnector makes every connection of the prober leave from addr, so that a partition
-// by source address (a firewall, or the lab's refuse/blackhole faults) applies to the observer alone.
-func observeSourceConnector(addr netip.Addr, unsupported *atomic.Bool) func(driver.Connector) driver.Connector {
-	return func(c driver.Connector) driver.Connector {
-		mc, ok := c.(*mssql.Connector)
-		if !ok {
-			unsupported.Store(true)
-			return c
-		}
-		mc.Dialer = &net.Dialer{LocalAddr: &net.TCPAddr{IP: addr.AsSlice()}, KeepAlive: 30 * time.Second}
-		return mc
-	}
 }
 
 // observeProberSource observes site A with a probes.Prober.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,13 +360,12 @@ instances:
 		role probes.Role
 	}{{"SQLA1", probes.SiteA, probes.RolePartner}, {"SQLA2", probes.SiteA, probes.RolePartner}, {"SQLB1", probes.SiteB, probes.RoleSecondary}} {
 		targets = append(targets, probes.Target{Name: in.name, Site: in.site, Role: in.role, DSNFile: dsn(in.name, "sa", obsLabPassword),
-			ConnectTimeout: 5 * time.Second, QueryTimeout: 5 * time.Second})
+			ConnectTimeout: 5 * time.Second, QueryTimeout: 5 * time.Second,
+			SourceAddress: netip.MustParseAddr(obsControllerSource)})
 	}
-	var unsupported atomic.Bool
-	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"},
-		WrapConnector: observeSourceConnector(netip.MustParseAddr(obsControllerSource), &unsupported)}, e.ctrlClk)
-	if err != nil || unsupported.Load() {
-		t.Fatalf("controller prober: %v (dialer unsupported: %v)", err, unsupported.Load())
+	p, err := probes.New(e.log, probes.Options{Targets: targets, Databases: []string{"mgc", "mgccomp"}}, e.ctrlClk)
+	if err != nil {
+		t.Fatalf("controller prober: %v", err)
 	}
 	e.prober = p
 	t.Cleanup(func() { _ = p.Close() })

@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	mssql "github.com/microsoft/go-mssqldb"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
@@ -268,10 +266,9 @@ func ControllerOptions(cfg *config.Config) (controller.Options, error) {
 }
 
 // ProbeOptions maps the configuration onto the prober's options. A configured source_address is
-// bound by each target's dialer.
+// bound by each target's dialer (probes.Target.SourceAddress).
 func ProbeOptions(cfg *config.Config) probes.Options {
 	o := probes.Options{Databases: append(append([]string{}, cfg.Databases...), cfg.MonitoredDatabases...)}
-	var sources []srcAddr
 	for _, in := range cfg.Instances {
 		role := probes.RoleMonitor
 		switch in.Role {
@@ -281,31 +278,10 @@ func ProbeOptions(cfg *config.Config) probes.Options {
 			role = probes.RoleSecondary
 		}
 		o.Targets = append(o.Targets, probes.Target{Name: in.Name, Site: probes.Site(in.Site), Role: role,
-			DSNEnv: in.DSNEnv, DSNFile: in.DSNFile, ConnectTimeout: in.ConnectTimeout, QueryTimeout: in.QueryTimeout})
-		sources = append(sources, srcAddr{in.SourceAddress.IsValid(), in.SourceAddress.AsSlice()})
-	}
-	// probes.New wraps the targets' connectors one by one in configuration order; the n-th call
-	// belongs to the n-th target. (probes.Target has no source address of its own.)
-	var mu sync.Mutex
-	n := 0
-	o.WrapConnector = func(c driver.Connector) driver.Connector {
-		mu.Lock()
-		i := n
-		n++
-		mu.Unlock()
-		mc, ok := c.(*mssql.Connector)
-		if !ok || i >= len(sources) || !sources[i].valid {
-			return c
-		}
-		mc.Dialer = &net.Dialer{KeepAlive: 30 * time.Second, LocalAddr: &net.TCPAddr{IP: sources[i].ip}}
-		return mc
+			DSNEnv: in.DSNEnv, DSNFile: in.DSNFile, ConnectTimeout: in.ConnectTimeout, QueryTimeout: in.QueryTimeout,
+			SourceAddress: in.SourceAddress})
 	}
 	return o
-}
-
-type srcAddr struct {
-	valid bool
-	ip    net.IP
 }
 
 // ObserverOptions maps the configuration onto the observers' client options. The rule covers the
