@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -14,11 +13,10 @@ import (
 	"time"
 	"unicode"
 
-	mssql "github.com/microsoft/go-mssqldb"
-	"github.com/microsoft/go-mssqldb/msdsn"
 	"go.uber.org/zap"
 	"k8s.io/utils/clock"
 
+	"github.com/sqldr/sqldr/pkg/dsn"
 	"github.com/sqldr/sqldr/pkg/sqlerr"
 )
 
@@ -194,36 +192,21 @@ func newProber(log *zap.Logger, opts Options, clk clock.PassiveClock,
 		if t.QueryTimeout == 0 {
 			t.QueryTimeout = DefaultQueryTimeout
 		}
-		dsn, err := readDSN(t, lookupEnv, readFile)
+		raw, err := dsn.Read(dsn.Source{Env: t.DSNEnv, File: t.DSNFile}, lookupEnv, readFile)
 		if err != nil {
 			_ = p.Close()
-			return nil, err
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
-		cfg, err := msdsn.Parse(dsn)
+		cfg, err := dsn.ParseMaster(raw)
 		if err != nil {
 			_ = p.Close()
-			// The parse error may quote the DSN, which can hold a password: do not wrap it.
-			return nil, fmt.Errorf("target %s: the DSN cannot be parsed (check its syntax)", t.Name)
-		}
-		switch {
-		case cfg.Database == "":
-			cfg.Database = "master"
-		case !strings.EqualFold(cfg.Database, "master"):
-			_ = p.Close()
-			return nil, fmt.Errorf("target %s: the DSN names database %q; probes connect to master", t.Name, cfg.Database)
+			return nil, fmt.Errorf("target %s: %w", t.Name, err)
 		}
 		cfg.DialTimeout = t.ConnectTimeout
 		// Bounds every read and write on the connection, so a hung server cannot hold a probe
 		// beyond its timeout even while the driver drains a cancelled request.
 		cfg.ConnTimeout = t.ConnectTimeout + t.QueryTimeout
-		mc := mssql.NewConnectorConfig(cfg)
-		if t.SourceAddress.IsValid() {
-			mc.Dialer = &net.Dialer{
-				Timeout:   t.ConnectTimeout,
-				KeepAlive: 30 * time.Second,
-				LocalAddr: &net.TCPAddr{IP: t.SourceAddress.AsSlice()},
-			}
-		}
+		mc := dsn.Connector(cfg, t.SourceAddress)
 		var conn driver.Connector = mc
 		if opts.WrapConnector != nil {
 			conn = opts.WrapConnector(conn)
@@ -236,25 +219,6 @@ func newProber(log *zap.Logger, opts Options, clk clock.PassiveClock,
 			batch: buildBatch(t.Role, len(opts.Databases), opts.RecentBackups)})
 	}
 	return p, nil
-}
-
-func readDSN(t Target, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (string, error) {
-	if t.DSNEnv != "" {
-		v, ok := lookupEnv(t.DSNEnv)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("target %s: environment variable %s (dsn_env) is not set", t.Name, t.DSNEnv)
-		}
-		return strings.TrimSpace(v), nil
-	}
-	b, err := readFile(t.DSNFile)
-	if err != nil {
-		return "", fmt.Errorf("target %s: read dsn_file: %w", t.Name, err)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("target %s: dsn_file %s is empty", t.Name, t.DSNFile)
-	}
-	return v, nil
 }
 
 // Close waits for abandoned driver calls to end (each is bounded by the target's timeouts) and

@@ -108,7 +108,7 @@ func TestNewReadsDSNSafely(t *testing.T) {
 		{"env unset", tgt(func(t *Target) { t.DSNEnv = "UNSET" }), "environment variable UNSET (dsn_env) is not set"},
 		{"empty file", tgt(func(tt *Target) { tt.DSNFile = write("empty", " \n") }), "is empty"},
 		{"missing file", tgt(func(tt *Target) { tt.DSNFile = filepath.Join(dir, "nope") }), "read dsn_file"},
-		{"not master", tgt(func(t *Target) { t.DSNEnv = "MGC" }), `names database "mgc"; probes connect to master`},
+		{"not master", tgt(func(t *Target) { t.DSNEnv = "MGC" }), `names database "mgc"; sqldr connects to master`},
 		{"unparsable", tgt(func(t *Target) { t.DSNEnv = "BROKEN" }), "cannot be parsed"},
 	}
 	for _, tt := range tests {

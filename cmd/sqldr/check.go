@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqldr/sqldr/pkg/config"
+	"github.com/sqldr/sqldr/pkg/dsn"
 	"github.com/sqldr/sqldr/pkg/hook"
 	"github.com/sqldr/sqldr/pkg/journal"
 	"github.com/sqldr/sqldr/pkg/sqlerr"
@@ -375,42 +375,21 @@ func isErrNumber(err error, n int32) bool {
 	return ok && got == n
 }
 
-func (c *checker) readDSN(in config.Instance) (string, error) {
-	if in.DSNEnv != "" {
-		v, ok := c.env.lookupEnv(in.DSNEnv)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("environment variable %s (dsn_env) is not set", in.DSNEnv)
-		}
-		return strings.TrimSpace(v), nil
-	}
-	b, err := c.env.readFile(in.DSNFile)
-	if err != nil {
-		return "", fmt.Errorf("read dsn_file: %w", err)
-	}
-	if strings.TrimSpace(string(b)) == "" {
-		return "", fmt.Errorf("dsn_file %s is empty", in.DSNFile)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
 // connect opens every instance and reads its identity.
 func (c *checker) connect(ctx context.Context) {
 	for _, in := range c.cfg.Instances {
-		dsn, err := c.readDSN(in)
+		raw, err := dsn.Read(dsn.Source{Env: in.DSNEnv, File: in.DSNFile}, c.env.lookupEnv, c.env.readFile)
 		if err != nil {
 			c.rep.add(checkFail, "connect", in.Name, "%v", err)
 			continue
 		}
-		conn, err := mssql.NewConnector(dsn)
+		cfg, err := dsn.ParseMaster(raw)
 		if err != nil {
-			c.rep.add(checkFail, "connect", in.Name, "the DSN is not a valid go-mssqldb connection string: %v", err)
+			c.rep.add(checkFail, "connect", in.Name, "%v", err)
 			continue
 		}
-		d := &net.Dialer{Timeout: in.ConnectTimeout}
-		if in.SourceAddress.IsValid() {
-			d.LocalAddr = &net.TCPAddr{IP: in.SourceAddress.AsSlice()}
-		}
-		conn.Dialer = d
+		cfg.DialTimeout = in.ConnectTimeout
+		conn := dsn.Connector(cfg, in.SourceAddress)
 		db := sql.OpenDB(conn)
 		db.SetMaxOpenConns(1)
 		cc := &checkConn{in: in, db: db}

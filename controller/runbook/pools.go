@@ -4,15 +4,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"strings"
-	"time"
-
-	mssql "github.com/microsoft/go-mssqldb"
-	"github.com/microsoft/go-mssqldb/msdsn"
 
 	"github.com/sqldr/sqldr/pkg/config"
+	"github.com/sqldr/sqldr/pkg/dsn"
 )
 
 // Pools are the runbook's connection pools, one per configured instance,
@@ -33,53 +28,24 @@ func OpenPools(c *config.Config) (*Pools, error) {
 func openPools(c *config.Config, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (*Pools, error) {
 	p := &Pools{dbs: map[string]*sql.DB{}}
 	for _, in := range c.Instances {
-		dsn, err := readDSN(in, lookupEnv, readFile)
+		raw, err := dsn.Read(dsn.Source{Env: in.DSNEnv, File: in.DSNFile}, lookupEnv, readFile)
 		if err != nil {
 			_ = p.Close()
-			return nil, err
+			return nil, fmt.Errorf("instance %s: %w", in.Name, err)
 		}
-		cfg, err := msdsn.Parse(dsn)
+		cfg, err := dsn.ParseMaster(raw)
 		if err != nil {
 			_ = p.Close()
-			// The parse error may quote the DSN, which can hold a password: do not wrap it.
-			return nil, fmt.Errorf("instance %s: the DSN cannot be parsed (check its syntax)", in.Name)
+			return nil, fmt.Errorf("instance %s: %w", in.Name, err)
 		}
-		if cfg.Database != "" && !strings.EqualFold(cfg.Database, "master") {
-			_ = p.Close()
-			return nil, fmt.Errorf("instance %s: the DSN names database %q; the runbook connects to master", in.Name, cfg.Database)
-		}
-		cfg.Database = "master"
 		cfg.DialTimeout = in.ConnectTimeout
-		conn := mssql.NewConnectorConfig(cfg)
-		if in.SourceAddress.IsValid() {
-			conn.Dialer = &net.Dialer{Timeout: in.ConnectTimeout, KeepAlive: 30 * time.Second,
-				LocalAddr: &net.TCPAddr{IP: in.SourceAddress.AsSlice()}}
-		}
+		conn := dsn.Connector(cfg, in.SourceAddress)
 		db := sql.OpenDB(conn)
 		db.SetMaxOpenConns(2)
 		db.SetMaxIdleConns(1)
 		p.dbs[in.Name] = db
 	}
 	return p, nil
-}
-
-func readDSN(in config.Instance, lookupEnv func(string) (string, bool), readFile func(string) ([]byte, error)) (string, error) {
-	if in.DSNEnv != "" {
-		v, ok := lookupEnv(in.DSNEnv)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("instance %s: environment variable %s (dsn_env) is not set", in.Name, in.DSNEnv)
-		}
-		return strings.TrimSpace(v), nil
-	}
-	b, err := readFile(in.DSNFile)
-	if err != nil {
-		return "", fmt.Errorf("instance %s: read dsn_file: %w", in.Name, err)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("instance %s: dsn_file %s is empty", in.Name, in.DSNFile)
-	}
-	return v, nil
 }
 
 // Conn returns the pool of a configured instance.

@@ -52,7 +52,7 @@ func TestOpenPoolsErrorsNeverQuoteTheDSN(t *testing.T) {
 	}{
 		{config.Instance{Name: "A", DSNEnv: "MISSING"}, "", "instance A: environment variable MISSING (dsn_env) is not set"},
 		{config.Instance{Name: "B", DSNFile: "/x"}, "", "instance B: read dsn_file: file does not exist"},
-		{config.Instance{Name: "C", DSNEnv: "E"}, "sqlserver://sa:s3cret@h?database=mgc", `instance C: the DSN names database "mgc"; the runbook connects to master`},
+		{config.Instance{Name: "C", DSNEnv: "E"}, "sqlserver://sa:s3cret@h?database=mgc", `instance C: the DSN names database "mgc"; sqldr connects to master`},
 		{config.Instance{Name: "D", DSNEnv: "E"}, "sqlserver://sa:s3cret@h:99999999?dial+timeout=x", "instance D: the DSN cannot be parsed (check its syntax)"},
 	}
 	for _, c := range cases {
