@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,6 +57,8 @@ type ctrlOptions struct {
 	NoWait bool
 	// Extra YAML appended to the configuration.
 	Extra string
+	// QueryTimeout of every instance (default 3s).
+	QueryTimeout time.Duration
 }
 
 // stateVolume makes a host directory the daemon's user owns, to mount as its state volume.
@@ -134,14 +137,17 @@ func (e *estate) startController(o ctrlOptions) string {
 	if o.StateDir == "" {
 		o.StateDir = stateVolume(e.t)
 	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = 3 * time.Second
+	}
 	var inst strings.Builder
 	for _, n := range []string{"SQLA1", "SQLA2", "SQLB1"} {
 		role := "partner"
 		if n == "SQLB1" {
 			role = "secondary"
 		}
-		fmt.Fprintf(&inst, "  - name: %s\n    site: %s\n    role: %s\n    dsn_file: /etc/sqldr/%s.dsn\n    connect_timeout: 2s\n    query_timeout: 3s\n",
-			n, specOf(n).Site, role, n)
+		fmt.Fprintf(&inst, "  - name: %s\n    site: %s\n    role: %s\n    dsn_file: /etc/sqldr/%s.dsn\n    connect_timeout: 2s\n    query_timeout: %s\n",
+			n, specOf(n).Site, role, n, o.QueryTimeout)
 	}
 	cfg := fmt.Sprintf(`state_dir: /var/lib/sqldr
 http:
@@ -216,7 +222,13 @@ type daemonStatus struct {
 		Text          string   `json:"text"`
 	} `json:"data_loss"`
 	Plan *struct {
-		ID       string `json:"id"`
+		ID         string `json:"id"`
+		FailedStep string `json:"failed_step"`
+		FailReason string `json:"fail_reason"`
+		Steps      []struct {
+			Step  string `json:"step"`
+			Phase string `json:"phase"`
+		} `json:"steps"`
 		DataLoss struct {
 			Known  bool  `json:"known"`
 			Window int64 `json:"window"`
@@ -272,7 +284,11 @@ func (e *estate) waitState(name, state string, within time.Duration) daemonStatu
 		}
 		last = st
 		if st.State != state {
-			return fmt.Errorf("%w: state %s (%s; %s)", errNotYet, st.State, st.Reason, st.VerdictText)
+			failed := ""
+			if st.Plan != nil && st.Plan.FailedStep != "" {
+				failed = fmt.Sprintf("; failed step %s: %s", st.Plan.FailedStep, st.Plan.FailReason)
+			}
+			return fmt.Errorf("%w: state %s (%s; %s%s)", errNotYet, st.State, st.Reason, st.VerdictText, failed)
 		}
 		return nil
 	})
@@ -297,7 +313,7 @@ func (e *estate) holdState(name string, d time.Duration, forbidden ...string) da
 		}
 		return errNotYet
 	})
-	if err != nil && err != errNotYet {
+	if err != nil && !errors.Is(err, errNotYet) {
 		e.t.Fatal(err)
 	}
 	return last
@@ -333,16 +349,19 @@ func stepRecords(t *testing.T, stateDir string) []controller.StepResult {
 	return recs
 }
 
-// stepCounts counts the start and done records per step of a plan.
-func stepCounts(recs []controller.StepResult) (started, done map[string]int) {
-	started, done = map[string]int{}, map[string]int{}
+// stepCounts counts, per step, the start records and the completions (done, or found done by a
+// re-check after a restart), and lists failures.
+func stepCounts(recs []controller.StepResult) (started, completed map[string]int, failed []string) {
+	started, completed = map[string]int{}, map[string]int{}
 	for _, r := range recs {
 		switch r.Outcome {
 		case controller.OutcomeStarted:
 			started[r.Step.String()]++
-		case controller.OutcomeDone:
-			done[r.Step.String()]++
+		case controller.OutcomeDone, controller.OutcomeCheckedDone:
+			completed[r.Step.String()]++
+		case controller.OutcomeFailed:
+			failed = append(failed, r.Step.String()+": "+r.Err)
 		}
 	}
-	return started, done
+	return started, completed, failed
 }

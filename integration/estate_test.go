@@ -414,3 +414,16 @@ func (e *estate) worldStatus() (lab.Status, error) {
 	}
 	return st, nil
 }
+
+// injectLab injects a fault through the world's control API: only for what no container or
+// network fault can make (a log-shipping job that stops running).
+func (e *estate) injectLab(t *testing.T, f lab.Fault) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id, err := (&lab.ControlClient{BaseURL: e.worldURL}).Inject(ctx, f)
+	if err != nil {
+		t.Fatalf("inject %+v: %v", f, err)
+	}
+	return id
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ func execSQL(dsn, q string, args ...any) error {
 // READ_WRITE, not in STANDBY (DESIGN.md "Never two writable copies").
 const stmtWritable = `SELECT COUNT(*) FROM sys.databases WHERE name = @p1 AND state_desc = N'ONLINE' AND is_read_only = 0 AND is_in_standby = 0`
 
+// roundTimeout bounds one sampler query.
+const roundTimeout = 1500 * time.Millisecond
+
 // sampler checks, all along a scenario, that at no moment two instances hold a writable copy of
 // the protected database. Every round queries every instance in parallel through the management
 // path, each query bounded; an instance that does not answer (killed, paused, cut) holds no copy
@@ -80,8 +84,20 @@ func (e *estate) sample(database string) *sampler {
 
 func (s *sampler) loop(ctx context.Context) {
 	defer close(s.done)
+	type answer struct {
+		name     string
+		writable bool
+		err      error
+	}
 	dbs := map[string]*sql.DB{}
+	var dbMu sync.Mutex
+	busy := map[string]*atomic.Bool{}
+	for _, n := range s.names {
+		busy[n] = &atomic.Bool{}
+	}
+	var inflight sync.WaitGroup
 	defer func() {
+		inflight.Wait()
 		for _, db := range dbs {
 			_ = db.Close()
 		}
@@ -89,15 +105,19 @@ func (s *sampler) loop(ctx context.Context) {
 	tick := time.NewTicker(150 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		type answer struct {
-			name     string
-			writable bool
-			err      error
-		}
+		// One round: every instance that is not still busy with an earlier query is asked at once;
+		// the round waits at most roundTimeout. An instance that does not answer in time (paused,
+		// cut, killed) counts as not writable in this round; its query finishes in the background
+		// and the instance is skipped until it has.
 		answers := make(chan answer, len(s.names))
-		var wg sync.WaitGroup
+		asked := 0
 		for _, n := range s.names {
+			if busy[n].Load() {
+				continue
+			}
+			dbMu.Lock()
 			db := dbs[n]
+			dbMu.Unlock()
 			if db == nil {
 				dsn, err := s.e.dsn(n)
 				if err != nil {
@@ -108,42 +128,66 @@ func (s *sampler) loop(ctx context.Context) {
 				}
 				db.SetMaxOpenConns(1)
 				db.SetConnMaxIdleTime(2 * time.Second)
+				dbMu.Lock()
 				dbs[n] = db
+				dbMu.Unlock()
 			}
-			wg.Add(1)
+			busy[n].Store(true)
+			asked++
+			inflight.Add(1)
 			go func() {
-				defer wg.Done()
-				qctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+				defer inflight.Done()
+				defer busy[n].Store(false)
+				qctx, cancel := context.WithTimeout(ctx, roundTimeout)
 				defer cancel()
 				var c int
 				err := db.QueryRowContext(qctx, stmtWritable, s.database).Scan(&c)
+				if err != nil {
+					// Perhaps a restarted container with a new published port: reopen next time.
+					dbMu.Lock()
+					if dbs[n] == db {
+						delete(dbs, n)
+						_ = db.Close()
+					}
+					dbMu.Unlock()
+				}
 				answers <- answer{n, err == nil && c > 0, err}
 			}()
 		}
-		wg.Wait()
-		close(answers)
-		var w, failed []string
-		for a := range answers {
-			if a.err != nil {
-				failed = append(failed, a.name)
-			}
-			if a.writable {
-				w = append(w, a.name)
-			}
-			st := "not writable"
-			switch {
-			case a.writable:
-				st = "writable"
-			case a.err != nil:
-				st = "no answer"
-			}
-			if s.last[a.name] != st {
-				s.last[a.name] = st
-				s.timeline = append(s.timeline, fmt.Sprintf("%s %s %s (%v)", time.Now().UTC().Format("15:04:05.000"), a.name, st, a.err))
+		got := map[string]answer{}
+		deadline := time.NewTimer(roundTimeout + 100*time.Millisecond)
+	collect:
+		for len(got) < asked {
+			select {
+			case a := <-answers:
+				got[a.name] = a
+			case <-deadline.C:
+				break collect
 			}
 		}
+		deadline.Stop()
+		var w []string
 		s.mu.Lock()
 		if ctx.Err() == nil {
+			for _, n := range s.names {
+				a, ok := got[n]
+				st := "no answer"
+				switch {
+				case ok && a.writable:
+					st = "writable"
+					w = append(w, n)
+				case ok && a.err == nil:
+					st = "not writable"
+				}
+				if s.last[n] != st {
+					s.last[n] = st
+					detail := ""
+					if ok && a.err != nil {
+						detail = " (" + a.err.Error() + ")"
+					}
+					s.timeline = append(s.timeline, fmt.Sprintf("%s %s %s%s", time.Now().UTC().Format("15:04:05.000"), n, st, detail))
+				}
+			}
 			s.rounds++
 			for _, n := range w {
 				s.writable[n]++
@@ -153,13 +197,6 @@ func (s *sampler) loop(ctx context.Context) {
 			}
 		}
 		s.mu.Unlock()
-		// A failed query may mean a restarted container with a new published port: reopen.
-		for _, n := range failed {
-			if db := dbs[n]; db != nil {
-				_ = db.Close()
-				delete(dbs, n)
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
