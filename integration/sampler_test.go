@@ -65,6 +65,7 @@ type sampler struct {
 	mu         sync.Mutex
 	rounds     int
 	violations []string
+	violAt     []time.Time
 	writable   map[string]int // rounds in which each instance was writable
 	last       map[string]string
 	timeline   []string
@@ -194,6 +195,7 @@ func (s *sampler) loop(ctx context.Context) {
 			}
 			if len(w) > 1 {
 				s.violations = append(s.violations, fmt.Sprintf("%s: %s writable at once", time.Now().UTC().Format("15:04:05.000"), strings.Join(w, ", ")))
+				s.violAt = append(s.violAt, time.Now())
 			}
 		}
 		s.mu.Unlock()
@@ -265,5 +267,30 @@ func (e *estate) proveWritable(database, want string) {
 		case i.Name != want && err == nil:
 			e.t.Errorf("INSERT on %s succeeded: a second writable copy", i.Name)
 		}
+	}
+}
+
+// checkFenced is check for the one scenario where a second writable copy is the premise: an old
+// principal that comes back ONLINE by itself after the promotion is writable until the controller
+// fences it. Two writable copies are tolerated only in one stretch no longer than maxOverlap, and
+// never again after it.
+func (s *sampler) checkFenced(t *testing.T, maxOverlap time.Duration) {
+	t.Helper()
+	s.settle(t)
+	s.halt()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rounds < 10 {
+		t.Errorf("sampler: only %d rounds: the invariant was not watched", s.rounds)
+	}
+	if n := len(s.violAt); n > 0 {
+		if span := s.violAt[n-1].Sub(s.violAt[0]); span > maxOverlap {
+			t.Errorf("two writable copies over %s (from %s to %s), want the fence within %s", span.Round(time.Millisecond),
+				s.violations[0], s.violations[n-1], maxOverlap)
+		}
+	}
+	t.Logf("sampler: %d rounds, writable rounds per instance %v, rounds with two writable copies %d", s.rounds, s.writable, len(s.violAt))
+	if t.Failed() || testing.Verbose() {
+		t.Logf("sampler timeline:\n%s", strings.Join(s.timeline, "\n"))
 	}
 }

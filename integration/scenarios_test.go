@@ -288,3 +288,34 @@ func TestScenarioControllerKilledMidPromotion(t *testing.T) {
 	s.check(t)
 	e.proveWritable("mgc", "SQLB1")
 }
+
+// TestScenarioOldPrincipalBack: after site A was lost and SQLB1 promoted, site A's containers start
+// again and the old principal serves mgc ONLINE and writable by itself: the controller sees the
+// split-brain risk and fences it (leaves mirroring, takes it offline); only SQLB1 takes writes.
+// Two writable copies exist here by the scenario's premise, until the fence: the sampler bounds
+// that stretch instead of forbidding it.
+func TestScenarioOldPrincipalBack(t *testing.T) {
+	e, _ := scenarioEstate(t, ctrlOptions{Mode: "auto"})
+	s := e.sample("mgc")
+	s.settle(t)
+	e.kill("SQLA1", "SQLA2")
+	e.waitState("controller", "Promoted", 60*time.Second)
+	e.startAgain("SQLA1", "SQLA2")
+	eventually(t, 45*time.Second, 250*time.Millisecond, "split-brain risk seen, then fenced", func() error {
+		st, err := e.status("controller")
+		if err != nil {
+			return err
+		}
+		seen := false
+		for _, tr := range st.Transitions {
+			seen = seen || tr.To == "SplitBrainRisk"
+		}
+		if !seen || st.State != "Promoted" {
+			return fmt.Errorf("%w: state %s, split-brain risk seen %v", errNotYet, st.State, seen)
+		}
+		return nil
+	})
+	e.waitSQL("SQLA1", 30*time.Second)
+	s.checkFenced(t, 15*time.Second)
+	e.proveWritable("mgc", "SQLB1")
+}
