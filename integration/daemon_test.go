@@ -37,8 +37,13 @@ const (
 // at real speed (the controller compares server clocks with its own), and the log-shipping jobs run
 // every few seconds so that a scenario sees many backups, copies and restores within its 90 s.
 func labTopology(jobEvery time.Duration) string {
+	return labTopologyJobs(jobEvery, jobEvery, jobEvery)
+}
+
+// labTopologyJobs is labTopology with each job's schedule.
+func labTopologyJobs(backup, copyEvery, restore time.Duration) string {
 	return fmt.Sprintf("start: %s\nbackup_interval: %s\ncopy_interval: %s\nrestore_interval: %s\nunknown_time_zone_every: 0\n",
-		time.Now().UTC().Format(time.RFC3339), jobEvery, jobEvery, jobEvery)
+		time.Now().UTC().Format(time.RFC3339), backup, copyEvery, restore)
 }
 
 // ctrlOptions configure one controller container.

@@ -15,12 +15,15 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 )
 
-// The images every test of a run uses, built once in TestMain.
-const (
+// The images every test of a run uses, built once in TestMain. Their tags are unique to the run
+// (two runs at once, e.g. from two checkouts, never test each other's binaries) and the images are
+// removed at the end (Docker's layer cache keeps the next build fast).
+var (
+	runTag = fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()%1e9)
 	// productImage is the repository's Dockerfile built from this tree (what `make image` builds).
-	productImage = "sqldr-itest:product"
+	productImage = "sqldr-itest:product-" + runTag
 	// testImage adds labrelay to productImage (the lab's split shape across containers).
-	testImage = "sqldr-itest:relay"
+	testImage = "sqldr-itest:relay-" + runTag
 )
 
 // dockerState is what TestMain found: whether containers can run, and why not.
@@ -50,6 +53,7 @@ func runMain(m *testing.M) int {
 	}
 	fmt.Fprintf(os.Stderr, "integration: images built in %s\n", time.Since(start).Round(time.Millisecond))
 	dockerState.ok = true
+	defer removeImages()
 	return m.Run()
 }
 
@@ -167,6 +171,15 @@ func goBin() string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// removeImages removes the run's images (best effort: a leftover only costs disk).
+func removeImages() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, "docker", "rmi", testImage, productImage).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "integration: remove images: %v: %s\n", err, b)
+	}
 }
 
 // dockerBuild runs `docker build` with the classic builder, which uses local base images and

@@ -67,6 +67,7 @@ type sampler struct {
 	violations []string
 	violAt     []time.Time
 	writable   map[string]int // rounds in which each instance was writable
+	checked    bool
 	last       map[string]string
 	timeline   []string
 }
@@ -79,7 +80,16 @@ func (e *estate) sample(database string) *sampler {
 		s.names = append(s.names, i.Name)
 	}
 	go s.loop(ctx)
-	e.t.Cleanup(s.halt)
+	e.t.Cleanup(func() {
+		// A test that stopped early (t.Fatal) still reports what the sampler saw.
+		s.halt()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if !s.checked && len(s.violations) > 0 {
+			e.t.Errorf("two writable copies of %s (seen before the test stopped):\n%s\ntimeline:\n%s", s.database,
+				strings.Join(s.violations, "\n"), strings.Join(s.timeline, "\n"))
+		}
+	})
 	return s
 }
 
@@ -236,6 +246,7 @@ func (s *sampler) check(t *testing.T) {
 	s.halt()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.checked = true
 	if s.rounds < 10 {
 		t.Errorf("sampler: only %d rounds: the invariant was not watched", s.rounds)
 	}
@@ -280,6 +291,7 @@ func (s *sampler) checkFenced(t *testing.T, maxOverlap time.Duration) {
 	s.halt()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.checked = true
 	if s.rounds < 10 {
 		t.Errorf("sampler: only %d rounds: the invariant was not watched", s.rounds)
 	}
