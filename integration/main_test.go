@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+	"go.uber.org/goleak"
 )
 
 // The images every test of a run uses, built once in TestMain. Their tags are unique to the run
@@ -54,7 +55,18 @@ func runMain(m *testing.M) int {
 	fmt.Fprintf(os.Stderr, "integration: images built in %s\n", time.Since(start).Round(time.Millisecond))
 	dockerState.ok = true
 	defer removeImages()
-	return m.Run()
+	code := m.Run()
+	if code == 0 {
+		// Every sampler, relay of output and SQL pool must be gone; idle keep-alive connections of
+		// the Docker API client are not ours to close.
+		if err := goleak.Find(goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+			goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: goroutines left behind: %v\n", err)
+			return 1
+		}
+	}
+	return code
 }
 
 // needDocker skips the test when no Docker engine answers, or fails it under CI=true.

@@ -224,6 +224,7 @@ func newLSPair(t *testing.T) lsPair {
 	}
 	// The lab estate, accelerated: a log backup, copy and restore every simulated minute (3 s).
 	e := newEstate(t, estateOptions{Speed: 20})
+	e.waitSynchronized("mgc", "SQLA1", 30*time.Second) // a principal without quorum refuses writes (955)
 	p := lsPair{kind: "lab estate", dsn: map[string]string{}, primaries: []string{"SQLA1", "SQLA2"}, secondary: "SQLB1"}
 	for _, n := range []string{"SQLA1", "SQLA2", "SQLB1"} {
 		p.dsn[n] = mustDSN(t, e, n)
