@@ -26,7 +26,6 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/utils/clock"
 
-	"github.com/sqldr/sqldr/controller"
 	"github.com/sqldr/sqldr/pkg/observer"
 	"github.com/sqldr/sqldr/probes"
 )
@@ -171,23 +170,6 @@ func observeReachability(r probes.Reachability) observer.Reachability {
 	default:
 		return observer.ReachUnknown
 	}
-}
-
-// corroborationFor maps the observers' result onto the controller's input; the daemon calls it
-// each cycle with observer.Client.Check's result. The verdicts correspond one to one.
-func corroborationFor(r observer.Result) controller.Corroboration {
-	var v controller.CorroborationVerdict
-	switch r.Verdict {
-	case observer.VerdictDown:
-		v = controller.CorroborationDown
-	case observer.VerdictVetoed:
-		v = controller.CorroborationVetoed
-	case observer.VerdictNotConfigured:
-		v = controller.CorroborationNotConfigured
-	default:
-		v = controller.CorroborationNone
-	}
-	return controller.Corroboration{Verdict: v, Detail: r.Detail}
 }
 
 // Observer configuration defaults.

@@ -21,6 +21,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/sqldr/sqldr/controller"
+	"github.com/sqldr/sqldr/controller/reconcile"
 	"github.com/sqldr/sqldr/pkg/lab"
 	"github.com/sqldr/sqldr/pkg/observer"
 	"github.com/sqldr/sqldr/probes"
@@ -202,7 +203,7 @@ func TestObserveCommand(t *testing.T) {
 
 func TestCorroborationFor(t *testing.T) {
 	for _, v := range observer.Verdicts {
-		c := corroborationFor(observer.Result{Verdict: v, Detail: "why " + v.String()})
+		c := reconcile.Corroboration(observer.Result{Verdict: v, Detail: "why " + v.String()})
 		if c.Verdict.String() != v.String() || c.Detail != "why "+v.String() {
 			t.Errorf("%s maps to %s %q", v, c.Verdict, c.Detail)
 		}
@@ -211,7 +212,7 @@ func TestCorroborationFor(t *testing.T) {
 			t.Errorf("%s: the controller spells it differently (%v)", v, err)
 		}
 	}
-	if c := corroborationFor(observer.Result{Verdict: observer.Verdict(42)}); c.Verdict != controller.CorroborationNone {
+	if c := reconcile.Corroboration(observer.Result{Verdict: observer.Verdict(42)}); c.Verdict != controller.CorroborationNone {
 		t.Errorf("an unknown verdict maps to %s, want none", c.Verdict)
 	}
 }
@@ -263,7 +264,7 @@ func TestObservedInstances(t *testing.T) {
 // principal, SQLA2 mirror) and site B (SQLB1 secondary) on loopback ports; the observer (`sqldr
 // observe`, built from a YAML config) probes site A from 127.0.0.3; the controller's prober probes
 // from 127.0.0.2; the lab cuts paths by client source address. The controller (mode auto) decides on
-// its own snapshot and on the observers' verdict, mapped by corroborationFor.
+// its own snapshot and on the observers' verdict, mapped by reconcile.Corroboration.
 
 const (
 	obsLabPassword      = "Lab-Passw0rd"
@@ -474,7 +475,7 @@ func (e *observeLab) cycle() controller.Result {
 	defer cancel()
 	e.lastSnap = e.prober.Probe(ctx)
 	e.lastCorr = e.client.Check(ctx)
-	res, err := e.ctrl.Decide(e.status, controller.Input{Snapshot: e.lastSnap, Corroboration: corroborationFor(e.lastCorr),
+	res, err := e.ctrl.Decide(e.status, controller.Input{Snapshot: e.lastSnap, Corroboration: reconcile.Corroboration(e.lastCorr),
 		DataLoss: controller.DataLoss{Known: true, Window: 5 * time.Second, Uncertainty: time.Second}}, e.ctrlClk.Now())
 	if err != nil {
 		e.t.Fatalf("decide: %v", err)
