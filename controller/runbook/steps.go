@@ -104,11 +104,15 @@ func (e *Executor) dbPostcondition(ctx context.Context, db DB, req Request, name
 		if err != nil {
 			return false, "", err
 		}
+		// About what was copied, not whether the job is idle now: the job keeps
+		// its schedule until disable_jobs, and a scheduled run that starts after
+		// ours is harmless (last_copied_file moves only when a file is complete;
+		// final_restore waits for a copy run before reading the folder).
 		switch {
-		case s.CopyJob.Running:
-			return false, fmt.Sprintf("%s: the copy job is running", name), nil
 		case newest == "":
 			return true, fmt.Sprintf("%s: backup share %s unreachable or empty: final copy skipped", name, s.BackupSourceDirectory), nil
+		case newest > baseName(s.LastCopiedFile) && s.CopyJob.Running:
+			return false, fmt.Sprintf("%s: newest file on the share %s is not copied yet (last copied %q); a copy run is in progress", name, newest, baseName(s.LastCopiedFile)), nil
 		case newest > baseName(s.LastCopiedFile):
 			return false, fmt.Sprintf("%s: newest file on the share %s is not copied yet (last copied %q)", name, newest, baseName(s.LastCopiedFile)), nil
 		}
@@ -307,20 +311,41 @@ func (e *Executor) recordConfig(ctx context.Context, db DB, req Request) error {
 		return fmt.Errorf("journal the log-shipping configuration: %w", err)
 	}
 	e.configs[rec.Plan] = rec
-	return e.wait(ctx, "running copy and restore jobs", func() (bool, string, error) {
-		for _, name := range e.databases(req) {
-			s, err := readSecondary(ctx, db, name)
-			if err != nil {
-				return false, "", err
-			}
-			for _, j := range []JobState{s.CopyJob, s.RestoreJob} {
-				if j.Running {
-					e.log.Info("waiting_for_job", zap.String("database", name), zap.String("job", j.Name))
-					return false, "job " + j.Name + " is running", nil
-				}
+	// Wait for the runs in progress now to end, not for an instant with no run
+	// at all: the jobs keep their schedules until disable_jobs, and a run that
+	// starts meanwhile is harmless (final_copy and final_restore wait for it).
+	for _, s := range rec.Databases {
+		for _, j := range []JobState{s.CopyJob, s.RestoreJob} {
+			if err := e.waitRunEnd(ctx, db, s.Database, j); err != nil {
+				return err
 			}
 		}
-		return true, "", nil
+	}
+	return nil
+}
+
+// waitRunEnd waits for the run of a job that is in progress now (if any) to
+// end: its outcome row appears, or the job shows no run in progress.
+func (e *Executor) waitRunEnd(ctx context.Context, db DB, name string, j JobState) error {
+	cur, err := readJob(ctx, db, j.ID)
+	if err != nil || !cur.Running {
+		return err
+	}
+	prev, err := readJobOutcome(ctx, db, j.ID)
+	if err != nil {
+		return err
+	}
+	e.log.Info("waiting_for_job", zap.String("database", name), zap.String("job", cur.Name))
+	return e.wait(ctx, "job "+cur.Name+" to finish", func() (bool, string, error) {
+		out, err := readJobOutcome(ctx, db, j.ID)
+		if err != nil || out.id > prev.id {
+			return err == nil, "", err
+		}
+		cur, err := readJob(ctx, db, j.ID)
+		if err != nil {
+			return false, "", err
+		}
+		return !cur.Running, "job " + cur.Name + " is running", nil
 	})
 }
 
@@ -335,56 +360,80 @@ func newestOnShare(ctx context.Context, db DB, s SecondaryState) (string, error)
 	return files[len(files)-1], nil
 }
 
+// finalCopyRounds bounds how many copy runs final_copy starts for one
+// database (each round waits for the run in progress first).
+const finalCopyRounds = 3
+
 // finalCopy runs the copy job once more when the share holds a file not yet
-// copied (dbatools' Invoke-DbaDbLogShipRecovery, SQLSERVER.md §4.1).
+// copied (dbatools' Invoke-DbaDbLogShipRecovery, SQLSERVER.md §4.1). A run in
+// progress (scheduled, or started before a crash) is waited for first; only
+// then is "is anything left to copy" decided, and again after each run.
 func (e *Executor) finalCopy(ctx context.Context, db DB, step controller.Step, name string) error {
-	s, err := readSecondary(ctx, db, name)
-	if err != nil {
-		return err
+	for round := 1; ; round++ {
+		s, err := readSecondary(ctx, db, name)
+		if err != nil {
+			return err
+		}
+		if err := e.waitRunEnd(ctx, db, name, s.CopyJob); err != nil {
+			return err
+		}
+		if s, err = readSecondary(ctx, db, name); err != nil {
+			return err
+		}
+		newest, err := newestOnShare(ctx, db, s)
+		if err != nil {
+			return err
+		}
+		if newest == "" || newest <= baseName(s.LastCopiedFile) {
+			e.log.Info("final_copy_not_needed", zap.String("database", name), zap.String("newest_on_share", newest),
+				zap.String("last_copied_file", s.LastCopiedFile))
+			return nil
+		}
+		if round > finalCopyRounds {
+			return fmt.Errorf("final copy of %s: the newest file on the share %s is still not copied after %d copy run(s) (last copied %q)",
+				name, newest, finalCopyRounds, baseName(s.LastCopiedFile))
+		}
+		if err := e.runJob(ctx, db, step, name, s.CopyJob); err != nil {
+			return err
+		}
 	}
-	// A run in progress (scheduled, or started before a crash) is waited for
-	// first; only then is "is anything left to copy" decided.
-	if err := e.waitIdle(ctx, db, name, s.CopyJob); err != nil {
-		return err
-	}
-	if s, err = readSecondary(ctx, db, name); err != nil {
-		return err
-	}
-	newest, err := newestOnShare(ctx, db, s)
-	if err != nil {
-		return err
-	}
-	if newest == "" || newest <= baseName(s.LastCopiedFile) {
-		e.log.Info("final_copy_not_needed", zap.String("database", name), zap.String("newest_on_share", newest),
-			zap.String("last_copied_file", s.LastCopiedFile))
-		return nil
-	}
-	return e.runJob(ctx, db, step, name, s.CopyJob)
 }
 
-// runJob starts an idle job and waits for the outcome of that run.
+// errJobAlreadyRunning is sp_start_job's refusal of a job with a run in
+// progress or pending (SQLSERVER.md §8 Q8: 22022, "… refused because the job
+// is already running from a request by …").
+const errJobAlreadyRunning = 22022
+
+// runJob starts a job and waits for the outcome of that run. When the Agent
+// refuses the start because a run is already in progress (a scheduled run
+// that began after our check, or the run this step started before a crash),
+// that run is waited for and taken as ours: one instance of a job at a time.
 func (e *Executor) runJob(ctx context.Context, db DB, step controller.Step, name string, j JobState) error {
 	prev, err := readJobOutcome(ctx, db, j.ID)
 	if err != nil {
 		return err
 	}
-	if _, err := db.ExecContext(ctx, stmtStartJob, sql.Named("p1", j.ID)); err != nil {
+	_, err = db.ExecContext(ctx, stmtStartJob, sql.Named("p1", j.ID))
+	switch {
+	case errNumber(err) == errJobAlreadyRunning:
+		e.log.Info("job_already_running", zap.String("database", name), zap.String("job", j.Name), zap.Error(err))
+	case err != nil:
 		return fmt.Errorf("start job %s for %s: %w", j.Name, name, err)
+	default:
+		if err := e.effect(step); err != nil {
+			return err
+		}
+		e.log.Info("job_started", zap.String("database", name), zap.String("job", j.Name))
 	}
-	if err := e.effect(step); err != nil {
-		return err
-	}
-	e.log.Info("job_started", zap.String("database", name), zap.String("job", j.Name))
 	var out jobOutcome
 	err = e.wait(ctx, "job "+j.Name, func() (bool, string, error) {
-		cur, err := readJob(ctx, db, j.ID)
-		if err != nil {
-			return false, "", err
-		}
+		var err error
 		if out, err = readJobOutcome(ctx, db, j.ID); err != nil {
 			return false, "", err
 		}
-		return !cur.Running && out.id > prev.id, "still running", nil
+		// The outcome row is written when a run ends; a scheduled run that
+		// starts right after ours does not delay this.
+		return out.id > prev.id, "still running", nil
 	})
 	if err != nil {
 		return err
@@ -430,10 +479,14 @@ func (e *Executor) pendingLogs(ctx context.Context, db DB, name string) ([]heade
 	if err != nil {
 		return nil, d, err
 	}
-	if s.CopyJob.Running {
-		// A scheduled copy run writes files that are incomplete until it ends.
-		if err := e.waitIdle(ctx, db, name, s.CopyJob); err != nil {
-			return nil, d, err
+	if s.CopyJob.Running || s.RestoreJob.Running {
+		// A scheduled copy run writes files that are incomplete until it ends;
+		// a restore run moves the restore point only when it ends. Either is
+		// waited for (bounded by the step's timeout), not an error.
+		for _, j := range []JobState{s.CopyJob, s.RestoreJob} {
+			if err := e.waitRunEnd(ctx, db, name, j); err != nil {
+				return nil, d, err
+			}
 		}
 		if s, err = readSecondary(ctx, db, name); err != nil {
 			return nil, d, err
