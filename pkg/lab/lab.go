@@ -73,7 +73,7 @@ func Start(log *zap.Logger, cfg Config, opts Options) (*Lab, error) {
 	l := &Lab{log: log.Named("lab"), topo: topo, creds: opts.Credentials}
 	if opts.Split {
 		topo.MarkRemote()
-		l.hub = &hub{real: opts.Real, last: map[string]time.Time{}}
+		l.hub = &hub{real: opts.Real, last: map[string]time.Time{}, boot: map[string]string{}}
 	}
 	for _, inst := range topo.Instances() {
 		addr := inst.Addr()

@@ -36,6 +36,11 @@ type mirrorSide struct {
 	lostAt       time.Time
 	syncedAtLoss bool
 	removed      bool
+	// recovering is set when an instance came back while this side was the
+	// principal of a session with a witness: the database stays RECOVERING (not
+	// served, never writable) until an exchange with the partner or the witness
+	// has compared role sequences.
+	recovering bool
 }
 
 func (t *Topology) startMirroring(p, m *Database, witness *Instance) {
@@ -142,6 +147,7 @@ func (t *Topology) connectedExchange(s *MirrorSession, da, db *Database) {
 		d.mir.lostAt = time.Time{}
 		d.mir.quorum = true
 	}
+	t.quorumRegained(p)
 	if s.suspended {
 		p.mir.state, m.mir.state = MirrorSuspended, MirrorSuspended
 		return
@@ -195,6 +201,9 @@ func (t *Topology) disconnectedSide(s *MirrorSession, d *Database) {
 			}
 		}
 		side.quorum = s.witness == nil || witnessOK
+		if side.quorum {
+			t.quorumRegained(d)
+		}
 	case RoleMirror:
 		// Automatic failover (§1.5): high safety with a witness, synchronized when
 		// the principal was lost, mirror and witness still in quorum, and the
@@ -260,10 +269,16 @@ func (t *Topology) shipSync(p *Database) {
 
 func (t *Topology) becomePrincipal(d *Database) {
 	d.state, d.standby, d.readOnly = StateOnline, false, false
+	if d.mir != nil {
+		d.mir.recovering = false
+	}
 }
 
 func (t *Topology) becomeMirror(d *Database) {
 	d.state, d.standby, d.readOnly = StateRestoring, false, false
+	if d.mir != nil {
+		d.mir.recovering = false
+	}
 	d.inst.killSessionsIn(d.name, nil)
 }
 
@@ -331,6 +346,10 @@ func (sess *Session) SetPartner(db, option string, arg int) error {
 		t.log.Info("lab_mirroring_forced_service", zap.String("database", d.name), zap.String("new_principal", i.name),
 			zap.Stringer("fork_point_lsn", d.forkPointLSN))
 	case "OFF":
+		if side.recovering && d.state == StateRecovering {
+			// Leaving the session ends the wait for quorum: the database is served on its own.
+			d.state = StateOnline
+		}
 		side.removed = true
 		d.mir = nil
 		if connected {
@@ -383,8 +402,13 @@ func (d *Database) firstRowAt(lsn LSN) int {
 	return sort.Search(len(d.rows), func(i int) bool { return d.rows[i].LSN.Cmp(lsn) >= 0 })
 }
 
-// restarted is called when an instance comes back: until its first exchange with
-// a partner or the witness, a mirrored database with a witness has no quorum.
+// restarted is called when an instance comes back (process restarted, presence
+// returned, hung instance woke up), in-process and in the split shape alike: until
+// its first exchange with a partner or the witness, a mirrored database with a
+// witness has no quorum, and a former principal's database is RECOVERING — not
+// served and never writable — because it cannot know yet whether the mirror took
+// over meanwhile (a restarted principal shows "Principal, Disconnected / In
+// Recovery" until the session reconnects).
 func (t *Topology) restarted(i *Instance) {
 	for _, d := range i.dbs {
 		if d.mir == nil || d.mir.removed {
@@ -394,6 +418,23 @@ func (t *Topology) restarted(i *Instance) {
 		d.mir.lostAt = time.Time{}
 		if d.mir.s.witness != nil {
 			d.mir.quorum = false
+			if d.mir.role == RolePrincipal && d.state == StateOnline {
+				d.state = StateRecovering
+				d.mir.recovering = true
+			}
 		}
+	}
+}
+
+// quorumRegained is called when principal d has quorum again after an exchange:
+// a database held RECOVERING since its instance came back is served again.
+func (t *Topology) quorumRegained(d *Database) {
+	if d.mir == nil || !d.mir.recovering {
+		return
+	}
+	d.mir.recovering = false
+	if d.mir.role == RolePrincipal && d.state == StateRecovering {
+		d.state = StateOnline
+		t.log.Info("lab_mirroring_quorum_regained", zap.String("database", d.name), zap.String("instance", d.inst.name))
 	}
 }

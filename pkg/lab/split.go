@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +34,11 @@ type Heartbeat struct {
 	// Reach lists, by instance name, whether this process reached that peer's
 	// link endpoint in its last round.
 	Reach map[string]bool `json:"reach"`
+	// Boot identifies this run of the instance process (new on every start). A
+	// heartbeat with a different Boot than the last one means the process was
+	// restarted, even if the world had not yet noticed it was gone: the world then
+	// takes the instance down and up again, so it returns without quorum.
+	Boot string `json:"boot,omitempty"`
 }
 
 // HeartbeatReply tells an instance process where the world serves its instance
@@ -48,6 +55,7 @@ type hub struct {
 	mu   sync.Mutex
 	real clock.PassiveClock
 	last map[string]time.Time
+	boot map[string]string // last Boot seen per instance
 }
 
 // MarkRemote switches every instance to the split shape: each is down until its
@@ -115,9 +123,22 @@ func (l *Lab) HeartbeatHandler() http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
 		}
+		key := strings.ToLower(hb.Instance)
 		l.hub.mu.Lock()
-		l.hub.last[strings.ToLower(hb.Instance)] = l.hub.real.Now()
+		l.hub.last[key] = l.hub.real.Now()
+		prev := l.hub.boot[key]
+		if hb.Boot != "" {
+			l.hub.boot[key] = hb.Boot
+		}
 		l.hub.mu.Unlock()
+		if prev != "" && hb.Boot != "" && prev != hb.Boot {
+			// The process restarted faster than presenceTimeout: it was down all the
+			// same, and comes back through the same path as any restart.
+			if _, err := l.topo.presence(hb.Instance, false, map[string]bool{}); err != nil {
+				writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+				return
+			}
+		}
 		cut, err := l.topo.presence(hb.Instance, true, hb.Reach)
 		if err != nil {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
@@ -173,6 +194,7 @@ type Presence struct {
 	world  string // the world's TDS address for this instance
 	cut    map[string]bool
 	conns  map[net.Conn]struct{}
+	boot   string // this run's Heartbeat.Boot
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -194,8 +216,13 @@ func StartPresence(log *zap.Logger, cfg PresenceConfig) (*Presence, error) {
 		_ = tl.Close()
 		return nil, fmt.Errorf("lab presence %s: link listen %s: %w", cfg.Name, cfg.LinkListen, err)
 	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		_, _ = tl.Close(), ll.Close()
+		return nil, fmt.Errorf("lab presence %s: boot id: %w", cfg.Name, err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &Presence{log: log.Named("presence").With(zap.String("instance", cfg.Name)), cfg: cfg, tdsLn: tl, linkLn: ll,
+	p := &Presence{boot: hex.EncodeToString(b[:]), log: log.Named("presence").With(zap.String("instance", cfg.Name)), cfg: cfg, tdsLn: tl, linkLn: ll,
 		cut: map[string]bool{}, conns: map[net.Conn]struct{}{}, cancel: cancel}
 	p.wg.Add(3)
 	go func() { defer p.wg.Done(); p.acceptTDS() }()
@@ -345,7 +372,7 @@ func (p *Presence) loop(ctx context.Context) {
 }
 
 func (p *Presence) heartbeat(ctx context.Context, hc *http.Client, reach map[string]bool) {
-	body, _ := json.Marshal(Heartbeat{Instance: p.cfg.Name, Reach: reach})
+	body, _ := json.Marshal(Heartbeat{Instance: p.cfg.Name, Reach: reach, Boot: p.boot})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(p.cfg.World, "/")+"/v1/world/heartbeat", bytes.NewReader(body))
 	if err != nil {
 		return

@@ -224,3 +224,117 @@ func TestSplitProcessesSurviveACut(t *testing.T) {
 		t.Fatalf("insert on the new principal: %v", err)
 	}
 }
+
+// A principal whose process was killed and which comes back after the mirror took
+// over (witness present) must not serve the database writable before it has
+// exchanged with the partner or the witness: its presence's first heartbeat puts it
+// in the no-quorum state (RECOVERING, 955), the same path as an in-process restart.
+// The clock is manual, so no mirroring exchange runs between the return and the check.
+func TestSplitReturningPrincipalIsNotWritable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	cfg := DefaultConfig().WithWitness()
+	cfg.Databases = []string{"mgc"}
+	clk := NewManualClock(cfg.Start)
+	world, err := Start(zaptest.NewLogger(t), cfg, Options{Clock: clk, Split: true, Tick: 10 * time.Millisecond,
+		Credentials: Credentials{SAPassword: testPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = world.Close() })
+	cs, err := world.ServeControl("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	links := map[string]string{}
+	for _, ic := range cfg.Instances {
+		links[ic.Name] = freePort(t)
+	}
+	pcfg := map[string]PresenceConfig{}
+	procs := map[string]*child{}
+	for _, ic := range cfg.Instances {
+		peers := map[string]string{}
+		for n, a := range links {
+			if n != ic.Name {
+				peers[n] = a
+			}
+		}
+		pcfg[ic.Name] = PresenceConfig{Name: ic.Name, World: "http://" + cs.Addr(), Listen: "127.0.0.1:0",
+			LinkListen: links[ic.Name], Peers: peers, Interval: 100 * time.Millisecond}
+		procs[ic.Name] = startChild(t, pcfg[ic.Name])
+	}
+	topo := world.Topology()
+	mgc := func(inst string) DatabaseInfo {
+		i, _ := topo.Instance(inst)
+		d, _ := i.Database("mgc")
+		return d
+	}
+	waitSim := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; status %+v", what, world.Status())
+			}
+			clk.Advance(200 * time.Millisecond)
+			topo.Sync()
+			tm := time.NewTimer(20 * time.Millisecond)
+			<-tm.C
+		}
+	}
+	waitSim("mirroring SYNCHRONIZED across processes", func() bool {
+		a, b := mgc("SQLA1"), mgc("SQLA2")
+		return a.Mirroring != nil && b.Mirroring != nil && a.Mirroring.State == MirrorSynchronized && b.Mirroring.State == MirrorSynchronized
+	})
+	procs["SQLA1"].kill()
+	waitSim("automatic failover to SQLA2", func() bool {
+		d := mgc("SQLA2")
+		return d.Mirroring != nil && d.Mirroring.Role == RolePrincipal && d.State == StateOnline
+	})
+
+	// The old principal's process comes back; simulated time stands still.
+	back := startChild(t, pcfg["SQLA1"])
+	db, err := sql.Open("sqlserver", DSN(back.addr, "sa", testPassword, "master"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	db.SetMaxOpenConns(1)
+	var state string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err = db.QueryRowContext(ctx, `SELECT state_desc FROM sys.databases WHERE name = N'mgc'`).Scan(&state)
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("returned instance never answered: %v", err)
+		}
+		tm := time.NewTimer(50 * time.Millisecond)
+		<-tm.C
+	}
+	if state == "ONLINE" {
+		t.Fatalf("returning principal serves mgc ONLINE before any exchange: %+v", mgc("SQLA1"))
+	}
+	old := mgc("SQLA1")
+	if old.Available == nil || old.Available.Number != 955 {
+		t.Fatalf("returning principal opens mgc before any exchange: %+v", old.Available)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, "INSERT INTO mgc.dbo.messages (body) VALUES (N'split brain')"); err == nil {
+		t.Fatal("insert accepted by the returning principal while SQLA2 is principal")
+	}
+	// Once the exchange runs, the old principal rejoins as the mirror.
+	waitSim("old principal demoted to mirror", func() bool {
+		d := mgc("SQLA1")
+		return d.Mirroring != nil && d.Mirroring.Role == RoleMirror && d.State == StateRestoring
+	})
+	if d := mgc("SQLA2"); d.Mirroring.Role != RolePrincipal || d.State != StateOnline {
+		t.Fatalf("new principal after the old one returned: %+v %+v", d, d.Mirroring)
+	}
+}
