@@ -2,7 +2,6 @@ package integration
 
 import (
 	"fmt"
-	"os"
 	"testing"
 	"time"
 )
@@ -77,16 +76,10 @@ func TestEstateMirrorTakesOverWhenPrincipalKilled(t *testing.T) {
 }
 
 // TestEstateOldPrincipalReturnsNotWritable restarts a killed principal's container after the
-// mirror took over: at no moment may it serve the database writable beside the new principal.
-//
-// Known lab issue (reported to the lab's owner): in the split shape the world serves a returning
-// instance's databases with their pre-crash roles for one tick (~150 ms) before the mirroring
-// session demotes it, so the sampler sees two writable copies. Real SQL Server does not serve a
-// returning principal that has no quorum. Run it with SQLDR_ITEST_KNOWN_LAB_ISSUES=1.
+// mirror took over: at no moment may it serve the database writable beside the new principal
+// (the lab holds a returning principal RECOVERING, without quorum, until it has compared role
+// sequences with the partner or the witness).
 func TestEstateOldPrincipalReturnsNotWritable(t *testing.T) {
-	if os.Getenv("SQLDR_ITEST_KNOWN_LAB_ISSUES") != "1" {
-		t.Skip("known lab issue: a returning principal serves writable for one tick (set SQLDR_ITEST_KNOWN_LAB_ISSUES=1 to run)")
-	}
 	e := newEstate(t, estateOptions{Speed: 1})
 	e.waitSynchronized("mgc", "SQLA1", 30*time.Second)
 	s := e.sample("mgc")
