@@ -134,10 +134,13 @@ func (h *harness) insert(inst, db string) error {
 }
 
 // counting wraps a DB and records every statement sent.
+// A test may set before (with setBefore) to act just before a statement is
+// sent, e.g. to start a job the way its schedule would.
 type counting struct {
-	db   DB
-	mu   sync.Mutex
-	sent []string
+	db     DB
+	mu     sync.Mutex
+	sent   []string
+	before func(q string)
 }
 
 func (c *counting) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
@@ -150,7 +153,19 @@ func (c *counting) QueryContext(ctx context.Context, q string, args ...any) (*sq
 	return c.db.QueryContext(ctx, q, args...)
 }
 
+func (c *counting) setBefore(f func(q string)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.before = f
+}
+
 func (c *counting) note(q string) {
+	c.mu.Lock()
+	before := c.before
+	c.mu.Unlock()
+	if before != nil {
+		before(q)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent = append(c.sent, q)

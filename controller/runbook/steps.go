@@ -374,26 +374,28 @@ func (e *Executor) finalCopy(ctx context.Context, db DB, step controller.Step, n
 		if err != nil {
 			return err
 		}
-		if err := e.waitRunEnd(ctx, db, name, s.CopyJob); err != nil {
-			return err
-		}
-		if s, err = readSecondary(ctx, db, name); err != nil {
-			return err
-		}
 		newest, err := newestOnShare(ctx, db, s)
 		if err != nil {
 			return err
 		}
 		if newest == "" || newest <= baseName(s.LastCopiedFile) {
+			// Everything is copied; a run in progress now only copies more.
 			e.log.Info("final_copy_not_needed", zap.String("database", name), zap.String("newest_on_share", newest),
 				zap.String("last_copied_file", s.LastCopiedFile))
 			return nil
 		}
 		if round > finalCopyRounds {
-			return fmt.Errorf("final copy of %s: the newest file on the share %s is still not copied after %d copy run(s) (last copied %q)",
+			return fmt.Errorf("final copy of %s: the newest file on the share %s is still not copied after %d round(s) (last copied %q)",
 				name, newest, finalCopyRounds, baseName(s.LastCopiedFile))
 		}
-		if err := e.runJob(ctx, db, step, name, s.CopyJob); err != nil {
+		if s.CopyJob.Running {
+			// A run in progress (scheduled, or started before a crash) is
+			// waited for; then "is anything left to copy" is decided again.
+			err = e.waitRunEnd(ctx, db, name, s.CopyJob)
+		} else {
+			err = e.runJob(ctx, db, step, name, s.CopyJob)
+		}
+		if err != nil {
 			return err
 		}
 	}
