@@ -181,7 +181,8 @@ wait:
 			break wait
 		case <-time.After(time.Millisecond):
 		}
-		if !fired.Load() {
+		// Frozen until our run is started (no scheduled run before it).
+		if !fired.Load() && c.count(stmtStartJob) > 0 {
 			e.h.advance(time.Second)
 		}
 		if time.Now().After(deadline) {
@@ -227,10 +228,34 @@ func TestStartJobRefusedAlreadyRunning(t *testing.T) {
 			}
 		}
 	})
-	// The lab really refuses a second start (SQLSERVER.md §8 Q8).
-	res, err := e.exec(e.req(controller.ActionRunStep, controller.StepFinalCopy))
+	// The clock stays frozen until the start is refused (TestLabRefusesSecondStart),
+	// so no scheduled run can make the start unnecessary.
+	done := make(chan stepOut, 1)
+	go func() {
+		res, err := e.ex.Execute(context.Background(), e.req(controller.ActionRunStep, controller.StepFinalCopy))
+		done <- stepOut{res, err}
+	}()
+	var o stepOut
+	deadline := time.Now().Add(20 * time.Second)
+wait:
+	for {
+		select {
+		case o = <-done:
+			break wait
+		case <-time.After(time.Millisecond):
+		}
+		if fired.Load() {
+			e.h.advance(time.Second)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("final_copy did not finish")
+		}
+	}
 	c.setBefore(nil)
-	mustDone(t, controller.StepFinalCopy, stepOut{res, err})
+	mustDone(t, controller.StepFinalCopy, o)
+	if n := c.count(stmtStartJob); n != 1 {
+		t.Fatalf("final_copy sent sp_start_job %d times, want 1 (the refused start's run is ours)", n)
+	}
 	if !fired.Load() {
 		t.Fatal("the runbook never started the copy job")
 	}
