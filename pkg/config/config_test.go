@@ -37,7 +37,7 @@ func TestBadFiles(t *testing.T) {
 			`instances[1].role: "primary" is not partner, secondary or monitor`,
 			"instances[1]: dsn_env and dsn_file are both set; keep one",
 			"instances[2]: one of dsn_env or dsn_file is required",
-			`instances[2].source_address: "10.0.0.300" is not an IP address`,
+			`instances[2].source_address: "127.0.0.300" is not an IP address`,
 			"instances: no instance has role secondary (the log-shipping secondary to promote)",
 			`target: "SQLA1" has role partner; the target must be a secondary`,
 			`observers.endpoints[0].url: "ftp://obs" is not an http:// or https:// URL`,
