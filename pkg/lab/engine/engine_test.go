@@ -261,6 +261,8 @@ func TestErrors(t *testing.T) {
 		text string
 	}{
 		{"SELECT nosuch FROM sys.databases", 207, "Invalid column name 'nosuch'."},
+		{"SELECT DB_ID(N'mgc', 1)", 174, "The DB_ID function requires 1 argument(s)."},
+		{"SELECT DB_NAME(1, 2)", 174, "The DB_NAME function requires 1 argument(s)."},
 		{"SELECT * FROM sys.nosuch", 208, "Invalid object name 'sys.nosuch'."},
 		{"SELECT * FROM nodb.dbo.t", 208, "Invalid object name 'nodb.dbo.t'."},
 		{"SELECT database_id FROM sys.databases d JOIN sys.master_files f ON f.database_id = d.database_id", 209, "Ambiguous column name 'database_id'."},

@@ -25,6 +25,14 @@ func (c *compiler) args(f *FuncCall, from int) ([]*cexpr, error) {
 	return out, nil
 }
 
+// argsAtMost compiles f's arguments and refuses more than max of them (error 174).
+func (c *compiler) argsAtMost(f *FuncCall, max int) ([]*cexpr, error) {
+	if len(f.Args) > max {
+		return nil, ErrArgCount(f.Name, max)
+	}
+	return c.args(f, 0)
+}
+
 func needArgs(f *FuncCall, n int) error {
 	if len(f.Args) != n || f.Star {
 		return ErrArgCount(f.Name, n)
@@ -113,12 +121,9 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			return Null(TypeSysname), nil
 		}), nil
 	case "DB_ID":
-		args, err := c.args(f, 0)
+		args, err := c.argsAtMost(f, 1)
 		if err != nil {
 			return nil, err
-		}
-		if len(args) > 1 {
-			return nil, ErrArgCount(f.Name, 1)
 		}
 		return scalar(TypeInt, args, true, func(_ *env, vs []Value) (Value, error) {
 			name := sess.info.Database
@@ -131,12 +136,9 @@ func (c *compiler) function(f *FuncCall) (*cexpr, error) {
 			return Null(TypeInt), nil
 		}), nil
 	case "DB_NAME":
-		args, err := c.args(f, 0)
+		args, err := c.argsAtMost(f, 1)
 		if err != nil {
 			return nil, err
-		}
-		if len(args) > 1 {
-			return nil, ErrArgCount(f.Name, 1)
 		}
 		return scalar(TypeSysname, args, true, func(_ *env, vs []Value) (Value, error) {
 			if len(vs) == 0 {
